@@ -124,6 +124,15 @@ func (r Reference) Familiar() string {
 	return name + ":" + r.tag
 }
 
+// FamiliarName is the repository as docker prints it: "alpine",
+// "localhost:5000/samples/hello".
+func (r Reference) FamiliarName() string {
+	if r.named == nil {
+		return ""
+	}
+	return dref.FamiliarName(r.named)
+}
+
 // WithDigest returns the same repository pinned to d, without a tag.
 func (r Reference) WithDigest(d digest.Digest) Reference {
 	return Reference{named: r.named, digest: d}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+)
+
+// Info returns the size of committed blob d, or an error wrapping
+// errdefs.ErrNotFound.
+func (s *Store) Info(ctx context.Context, d digest.Digest) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	p, err := s.blobPath(d)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, blobErr("stat", d, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("stat blob %s: not a regular file: %w", d, errdefs.ErrNotFound)
+	}
+	return fi.Size(), nil
+}
+
+// Open opens committed blob d for reading, or returns an error wrapping
+// errdefs.ErrNotFound. The content is not verified; use ReadBlob or hash
+// while reading when the file may have been tampered with.
+func (s *Store) Open(ctx context.Context, d digest.Digest) (*os.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, err := s.blobPath(d)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, blobErr("open", d, err)
+	}
+	return f, nil
+}
+
+// ReadBlob reads the whole of blob d, which must be at most max bytes
+// (errdefs.ErrTooLarge otherwise), and verifies it hashes to d
+// (errdefs.ErrDigestMismatch otherwise), so a corrupted file is never
+// mistaken for the content it is named after.
+func (s *Store) ReadBlob(ctx context.Context, d digest.Digest, max int64) ([]byte, error) {
+	if max < 0 {
+		return nil, fmt.Errorf("read blob %s: negative limit %d: %w", d, max, errdefs.ErrInvalidArgument)
+	}
+	f, err := s.Open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, blobErr("read", d, err)
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("read blob %s: size %d exceeds limit %d: %w", d, fi.Size(), max, errdefs.ErrTooLarge)
+	}
+	// The size check above is advisory (the file could grow); the limited
+	// read is what actually bounds memory.
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, blobErr("read", d, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("read blob %s: exceeds limit %d: %w", d, max, errdefs.ErrTooLarge)
+	}
+	if got := d.Algorithm().FromBytes(b); got != d {
+		return nil, fmt.Errorf("read blob %s: content hashes to %s: %w", d, got, errdefs.ErrDigestMismatch)
+	}
+	return b, nil
+}
+
+// WriteBlob stores data as the blob desc describes after checking its size
+// and digest. A blob that is already present is success. It goes through the
+// ingest lock, so it is safe against a concurrent Writer of the same blob.
+func (s *Store) WriteBlob(ctx context.Context, desc ocispec.Descriptor, data []byte) error {
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("write blob %q: %v: %w", desc.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	if int64(len(data)) != desc.Size {
+		return fmt.Errorf("write blob %s: have %d bytes, descriptor says %d: %w",
+			desc.Digest, len(data), desc.Size, errdefs.ErrSizeMismatch)
+	}
+	if got := desc.Digest.Algorithm().FromBytes(data); got != desc.Digest {
+		return fmt.Errorf("write blob %s: content hashes to %s: %w", desc.Digest, got, errdefs.ErrDigestMismatch)
+	}
+	w, err := s.Writer(ctx, desc)
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	// A partial ingest left by an interrupted download may hold anything;
+	// the complete content is in hand, so start over rather than trust it.
+	if w.Offset() != 0 {
+		if err := w.Reset(); err != nil {
+			return err
+		}
+	}
+	if _, err := io.Copy(w, bytes.NewReader(data)); err != nil {
+		return err
+	}
+	return w.Commit(ctx)
+}
+
+// Delete removes committed blob d, or returns an error wrapping
+// errdefs.ErrNotFound. It does not check whether an image still uses it.
+func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := s.blobPath(d)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return blobErr("delete", d, err)
+	}
+	return nil
+}
+
+// Walk calls fn with the digest and size of every committed blob, stopping
+// at the first error fn returns (which Walk returns unchanged). Files under
+// blobs/ whose names are not valid digests (temp files of other tools) are
+// skipped.
+func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
+	algs, err := os.ReadDir(s.join(blobsDir))
+	if err != nil {
+		return fmt.Errorf("walk blobs in %s: %w", s.root, err)
+	}
+	for _, a := range algs {
+		alg := digest.Algorithm(a.Name())
+		if !a.IsDir() || !alg.Available() {
+			continue
+		}
+		entries, err := os.ReadDir(s.join(blobsDir, a.Name()))
+		if err != nil {
+			return fmt.Errorf("walk blobs in %s: %w", s.root, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			d := digest.NewDigestFromEncoded(alg, e.Name())
+			if d.Validate() != nil || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // deleted while walking
+			}
+			if err != nil {
+				return fmt.Errorf("walk blobs: stat %s: %w", d, err)
+			}
+			if err := fn(d, fi.Size()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// blobErr describes a failed file operation on blob d, mapping a missing
+// file to errdefs.ErrNotFound.
+func blobErr(op string, d digest.Digest, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s blob %s: %w", op, d, errdefs.ErrNotFound)
+	}
+	return fmt.Errorf("%s blob %s: %w", op, d, err)
+}

@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock polling backoff. flock(2) cannot be interrupted by a context, so a
+// waiter polls with LOCK_NB; the cap keeps the hand-over latency small
+// compared with any blob download.
+const (
+	lockPollMin = 2 * time.Millisecond
+	lockPollMax = 100 * time.Millisecond
+)
+
+// fileLock is an exclusive flock(2) on a lock file. The kernel ties the lock
+// to the open file description, so it excludes other goroutines of this
+// process (each opens its own description) as well as other processes, and
+// it vanishes when the holder dies, even by SIGKILL.
+type fileLock struct {
+	f *os.File
+}
+
+// Outcomes of one tryLock attempt that callers react to rather than report.
+var (
+	errLockBusy  = errors.New("lock held by another writer")
+	errLockStale = errors.New("lock file was unlinked by its previous holder")
+)
+
+// acquireLock takes an exclusive lock on path, creating the file (and its
+// directory) if needed, and waits while someone else holds it. onWait, if
+// not nil, is called once, the first time the lock is found busy.
+func acquireLock(ctx context.Context, path string, onWait func()) (*fileLock, error) {
+	delay := lockPollMin
+	waited := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		l, err := tryLock(path)
+		switch {
+		case err == nil:
+			return l, nil
+		case errors.Is(err, errLockStale):
+			continue
+		case errors.Is(err, fs.ErrNotExist):
+			// The directory is missing, or was removed by a committing
+			// writer between our attempts; (re)create it and try again.
+			// EEXIST means another process raced us (and may remove it
+			// again at once), which the next attempt sorts out.
+			err := os.MkdirAll(filepath.Dir(path), dirPerm)
+			if err != nil && !errors.Is(err, fs.ErrExist) {
+				return nil, fmt.Errorf("lock %s: %w", path, err)
+			}
+			continue
+		case !errors.Is(err, errLockBusy):
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if !waited {
+			waited = true
+			if onWait != nil {
+				onWait()
+			}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(delay*2, lockPollMax)
+	}
+}
+
+// tryLock makes one attempt at the lock on path, creating the file but not
+// its directory. It fails with errLockBusy while another holder has the
+// lock, and with errLockStale if the file it locked is no longer the one at
+// path: ingest entries are removed at commit, and a waiter that then wins
+// the lock on the orphaned inode must start over on a fresh file, or two
+// writers could each hold "the" lock.
+func tryLock(path string) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		return nil, err
+	}
+	if err := flockNB(f); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, errLockBusy
+		}
+		return nil, err
+	}
+	same, err := stillLinked(f, path)
+	if err != nil || !same {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, errLockStale
+	}
+	return &fileLock{f: f}, nil
+}
+
+// flockNB tries once to take an exclusive lock, retrying only on EINTR.
+func flockNB(f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// stillLinked reports whether path still refers to the file open as f.
+func stillLinked(f *os.File, path string) (bool, error) {
+	var held, cur unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		return false, err
+	}
+	if err := unix.Stat(path, &cur); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return false, nil
+		}
+		return false, err
+	}
+	return held.Dev == cur.Dev && held.Ino == cur.Ino, nil
+}
+
+// release drops the lock. Closing the descriptor is what releases a flock;
+// an explicit LOCK_UN first makes the release independent of any descriptor
+// copies a forked child might still hold.
+func (l *fileLock) release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// withLock runs fn while holding the lock at path.
+func withLock(ctx context.Context, path string, fn func() error) error {
+	l, err := acquireLock(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	ferr := fn()
+	if rerr := l.release(); ferr == nil && rerr != nil {
+		return fmt.Errorf("unlock %s: %w", path, rerr)
+	}
+	return ferr
+}

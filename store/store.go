@@ -1,0 +1,222 @@
+// Package store is imagec's local content-addressed store. The directory it
+// manages is an OCI image layout (oci-layout, index.json, blobs/<alg>/<hex>),
+// so other tools (skopeo "oci:ROOT:NAME", umoci, crane) read it directly.
+// imagec's private state (partial downloads and lock files) lives under
+// .imagec/, which the layout spec allows and other tools ignore.
+//
+// Every mutation is safe against concurrent goroutines and processes: blob
+// ingest and index.json updates are serialised with flock(2), and files
+// become visible only through an atomic rename after fsync.
+package store
+
+import (
+	// sha256 is linked by go-digest; sha384/sha512 are registered here so
+	// that descriptors using them validate and can be ingested.
+	_ "crypto/sha512"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+)
+
+const (
+	blobsDir     = "blobs"
+	privateDir   = ".imagec"
+	ingestDir    = ".imagec/ingest"
+	indexLock    = ".imagec/index.lock"
+	indexFile    = ocispec.ImageIndexFile // "index.json"
+	layoutFile   = ocispec.ImageLayoutFile
+	dirPerm      = 0o755
+	filePerm     = 0o644
+	blobFilePerm = 0o444 // committed blobs are immutable
+)
+
+// Store is an OCI image layout on the local filesystem. Its methods are safe
+// for concurrent use by goroutines and by other processes sharing the root.
+type Store struct {
+	root string
+}
+
+// DefaultRoot returns the store root imagec uses when none is given:
+// $IMAGEC_ROOT if set; /var/lib/imagec for uid 0; otherwise
+// $XDG_DATA_HOME/imagec, falling back to ~/.local/share/imagec.
+func DefaultRoot() string {
+	home, _ := os.UserHomeDir()
+	return defaultRoot(os.Getenv, os.Geteuid(), home)
+}
+
+// defaultRoot is DefaultRoot with its inputs injected so tests can cover the
+// root-user branch without being root.
+func defaultRoot(getenv func(string) string, uid int, home string) string {
+	if r := getenv("IMAGEC_ROOT"); r != "" {
+		return r
+	}
+	if uid == 0 {
+		return "/var/lib/imagec"
+	}
+	// The XDG base directory spec says relative values must be ignored.
+	if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "imagec")
+	}
+	if home == "" {
+		// No home directory at all (e.g. a bare service account): a
+		// per-user directory under the temp dir still keeps users apart.
+		return filepath.Join(os.TempDir(), "imagec-"+strconv.Itoa(uid))
+	}
+	return filepath.Join(home, ".local", "share", "imagec")
+}
+
+// Open opens the store at root, creating the OCI layout if it is missing.
+// Creation is idempotent and safe when several processes do it at once: each
+// file is created by linking a complete temp file into place, so nobody ever
+// sees a half-written oci-layout or index.json. An existing layout is
+// validated: its oci-layout must declare version 1.0.0 and its index.json
+// must parse.
+func Open(root string) (*Store, error) {
+	if root == "" {
+		return nil, fmt.Errorf("open store: empty root: %w", errdefs.ErrInvalidArgument)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", root, err)
+	}
+	s := &Store{root: abs}
+	for _, d := range []string{filepath.Join(blobsDir, string(digest.SHA256)), ingestDir} {
+		if err := os.MkdirAll(s.join(d), dirPerm); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", abs, err)
+		}
+	}
+	layout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.createOnce(layoutFile, layout); err != nil {
+		return nil, err
+	}
+	empty, err := encodeIndex(ocispec.Index{})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.createOnce(indexFile, empty); err != nil {
+		return nil, err
+	}
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Root returns the absolute directory of the store.
+func (s *Store) Root() string { return s.root }
+
+// Path returns the file of blob d (blobs/<alg>/<hex>), whether or not it
+// exists. It returns "" for a digest that does not validate, so a hostile
+// digest can never name a path outside the store.
+func (s *Store) Path(d digest.Digest) string {
+	if d.Validate() != nil {
+		return ""
+	}
+	return s.join(blobsDir, string(d.Algorithm()), d.Encoded())
+}
+
+func (s *Store) join(elem ...string) string {
+	return filepath.Join(append([]string{s.root}, elem...)...)
+}
+
+// blobPath is Path with the validation failure reported as an error.
+func (s *Store) blobPath(d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", fmt.Errorf("blob %q: %v: %w", d, err, errdefs.ErrInvalidArgument)
+	}
+	return s.Path(d), nil
+}
+
+// createOnce creates rel with content unless it already exists. Linking a
+// fully written temp file fails with EEXIST instead of replacing, so a
+// concurrent creator or an existing layout is left untouched.
+func (s *Store) createOnce(rel string, content []byte) error {
+	dst := s.join(rel)
+	if _, err := os.Lstat(dst); err == nil {
+		return nil
+	}
+	tmp, err := writeTemp(s.join(privateDir), rel, content)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	return syncDir(s.root)
+}
+
+// validate checks that the layout is one this package understands.
+func (s *Store) validate() error {
+	p := s.join(layoutFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	var l ocispec.ImageLayout
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("open store: parse %s: %v: %w", p, err, errdefs.ErrInvalidArgument)
+	}
+	if l.Version != ocispec.ImageLayoutVersion {
+		return fmt.Errorf("open store: %s declares imageLayoutVersion %q, want %q: %w",
+			p, l.Version, ocispec.ImageLayoutVersion, errdefs.ErrUnsupported)
+	}
+	if _, err := s.readIndex(); err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	return nil
+}
+
+// writeTemp writes content to a new fsynced temp file in dir and returns its
+// path. The caller renames or links it into place and removes it on failure.
+func writeTemp(dir, pattern string, content []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".tmp-"+pattern+"-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	err = f.Chmod(filePerm) // CreateTemp uses 0600; layout files are world-readable
+	if err == nil {
+		_, err = f.Write(content)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// syncDir fsyncs a directory so that a rename or link into it survives a
+// crash, not just the file contents.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+)
+
+// WriterOption configures Store.Writer.
+type WriterOption func(*writerOptions)
+
+type writerOptions struct {
+	onWait func()
+}
+
+// WithWaiting sets a function called once if the writer has to wait for
+// another writer of the same blob (in this process or another) to finish, so
+// a UI can report "Waiting". Default: nothing is called.
+func WithWaiting(f func()) WriterOption {
+	return func(o *writerOptions) { o.onWait = f }
+}
+
+// Writer ingests one blob: bytes go straight to a file under
+// .imagec/ingest/<alg>-<hex>/data while being hashed, and Commit moves the
+// verified file into blobs/. The writer holds an exclusive lock on its ingest
+// entry until Commit or Close, so at most one writer per blob exists across
+// all processes sharing the store. A Writer is not safe for concurrent use.
+type Writer struct {
+	store     *Store
+	desc      ocispec.Descriptor
+	dir       string
+	lock      *fileLock
+	data      *os.File
+	digester  digest.Digester
+	hash      hash.Hash // digester.Hash(), kept to avoid a call per Write
+	offset    int64
+	closed    bool
+	committed bool
+}
+
+// Writer opens the ingest entry for desc, waiting (honouring ctx) while
+// another writer of the same blob holds it; a lock held by a process that
+// died is released by the kernel. If the blob is already committed, the
+// error wraps errdefs.ErrAlreadyExists, which callers treat as success.
+//
+// Data left in the entry by an earlier writer that was closed or killed is
+// kept: it is re-hashed and Offset reports where to resume (for example with
+// an HTTP Range request). Partial data longer than desc.Size cannot be a
+// prefix of the blob and is discarded.
+func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...WriterOption) (*Writer, error) {
+	var o writerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	target, err := s.blobPath(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if desc.Size < 0 {
+		return nil, fmt.Errorf("ingest blob %s: negative size %d: %w", desc.Digest, desc.Size, errdefs.ErrInvalidArgument)
+	}
+	// Cheap check first so that pulling an image whose layers are present
+	// creates no ingest entries at all.
+	if exists(target) {
+		return nil, alreadyExists(desc.Digest)
+	}
+	dir := s.join(ingestDir, string(desc.Digest.Algorithm())+"-"+desc.Digest.Encoded())
+	lock, err := acquireLock(ctx, filepath.Join(dir, "lock"), o.onWait)
+	if err != nil {
+		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
+	}
+	// The previous holder may have committed while we waited.
+	if exists(target) {
+		removeIngest(dir)
+		lock.release()
+		return nil, alreadyExists(desc.Digest)
+	}
+	data, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR|os.O_CREATE, filePerm)
+	if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
+	}
+	dg := desc.Digest.Algorithm().Digester()
+	w := &Writer{store: s, desc: desc, dir: dir, lock: lock, data: data, digester: dg, hash: dg.Hash()}
+	if err := w.resume(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// resume hashes the partial data already in the entry and positions the
+// writer after it. This is the only time the writer reads its file.
+func (w *Writer) resume() error {
+	fi, err := w.data.Stat()
+	if err != nil {
+		return w.errorf("resume: %w", err)
+	}
+	if fi.Size() > w.desc.Size {
+		return w.Reset()
+	}
+	n, err := io.Copy(w.hash, w.data)
+	if err != nil {
+		return w.errorf("resume: re-hash partial data: %w", err)
+	}
+	w.offset = n
+	return nil
+}
+
+// Write appends p to the blob and hashes it. A write that would take the
+// blob past desc.Size fails with errdefs.ErrSizeMismatch and writes nothing,
+// so a misbehaving server cannot make the store write without bound.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, w.errorf("write: %w", os.ErrClosed)
+	}
+	if int64(len(p)) > w.desc.Size-w.offset {
+		return 0, w.errorf("write at offset %d: %d more bytes exceed size %d: %w",
+			w.offset, len(p), w.desc.Size, errdefs.ErrSizeMismatch)
+	}
+	n, err := w.data.Write(p)
+	w.hash.Write(p[:n])
+	w.offset += int64(n)
+	if err != nil {
+		return n, w.errorf("write: %w", err)
+	}
+	return n, nil
+}
+
+// Offset returns how many bytes the ingest entry holds, including data
+// resumed from an earlier writer.
+func (w *Writer) Offset() int64 { return w.offset }
+
+// Reset discards the data written so far, so a download can restart from
+// the beginning (for example when the server ignores a Range request).
+func (w *Writer) Reset() error {
+	if w.closed {
+		return w.errorf("reset: %w", os.ErrClosed)
+	}
+	if err := w.data.Truncate(0); err != nil {
+		return w.errorf("reset: %w", err)
+	}
+	if _, err := w.data.Seek(0, io.SeekStart); err != nil {
+		return w.errorf("reset: %w", err)
+	}
+	w.hash.Reset()
+	w.offset = 0
+	return nil
+}
+
+// Commit verifies the data against the descriptor and stores it as the
+// blob. A nil error means the content is stored at desc.Digest; a blob that
+// appeared there in the meantime is success too.
+//
+// If the size or digest is wrong (errdefs.ErrSizeMismatch or
+// errdefs.ErrDigestMismatch), the data is discarded so a retry starts from
+// zero, and the writer stays open and locked at offset 0: write again, or
+// Close it. After any other failure the data is kept for a later resume.
+func (w *Writer) Commit(ctx context.Context) error {
+	if w.committed {
+		return nil
+	}
+	if w.closed {
+		return w.errorf("commit: %w", os.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	if w.offset != w.desc.Size {
+		err := w.errorf("commit: have %d bytes, want %d: %w", w.offset, w.desc.Size, errdefs.ErrSizeMismatch)
+		return errors.Join(err, w.Reset())
+	}
+	if got := w.digester.Digest(); got != w.desc.Digest {
+		err := w.errorf("commit: content hashes to %s: %w", got, errdefs.ErrDigestMismatch)
+		return errors.Join(err, w.Reset())
+	}
+	target := w.store.Path(w.desc.Digest)
+	if !exists(target) {
+		if err := w.publish(target); err != nil {
+			return err
+		}
+	}
+	w.data.Close()
+	removeIngest(w.dir)
+	w.lock.release()
+	w.closed, w.committed = true, true
+	return nil
+}
+
+// publish makes the verified ingest file the blob: its contents reach the
+// disk before the rename, and the rename reaches the disk before Commit
+// returns, so after a crash the blob is either absent or complete.
+func (w *Writer) publish(target string) error {
+	if err := w.data.Sync(); err != nil {
+		return w.errorf("commit: sync: %w", err)
+	}
+	// Committed blobs are content-addressed and must never change; the
+	// read-only mode guards against accidental writes through the path.
+	if err := w.data.Chmod(blobFilePerm); err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	dir := filepath.Dir(target)
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	if err := os.Rename(w.data.Name(), target); err != nil {
+		// Keep the partial file writable so a later (unprivileged) writer
+		// can still open it to resume.
+		w.data.Chmod(filePerm)
+		return w.errorf("commit: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Close releases the lock and keeps the partial data so a later Writer for
+// the same blob resumes from Offset. It is a no-op after Commit or Close.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.data.Close()
+	if rerr := w.lock.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return w.errorf("close: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) errorf(format string, args ...any) error {
+	return fmt.Errorf("ingest blob %s: "+format, append([]any{w.desc.Digest}, args...)...)
+}
+
+// PruneIngest removes the partial downloads that no writer is using (their
+// locks are free) and returns how many it removed. Entries being written are
+// left alone. Nothing calls it implicitly: pruning discards data a later
+// pull could have resumed, so it belongs in an explicit cleanup command.
+func (s *Store) PruneIngest(ctx context.Context) (int, error) {
+	entries, err := os.ReadDir(s.join(ingestDir))
+	if err != nil {
+		return 0, fmt.Errorf("prune ingest in %s: %w", s.root, err)
+	}
+	removed := 0
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return removed, err
+		}
+		if !e.IsDir() {
+			continue
+		}
+		dir := s.join(ingestDir, e.Name())
+		l, err := tryLock(filepath.Join(dir, "lock"))
+		if err != nil {
+			continue // busy, or removed by its writer meanwhile
+		}
+		removeIngest(dir)
+		l.release()
+		removed++
+	}
+	return removed, nil
+}
+
+// removeIngest deletes an ingest entry whose lock the caller holds. The lock
+// file is unlinked before it is released; waiters that locked the orphaned
+// inode notice (see acquireLock) and start over on a fresh entry. Failures
+// only leave clutter behind, so they are ignored.
+func removeIngest(dir string) {
+	os.Remove(filepath.Join(dir, "data"))
+	os.Remove(filepath.Join(dir, "lock"))
+	os.Remove(dir) // fails harmlessly if a new waiter already recreated its lock file
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func alreadyExists(d digest.Digest) error {
+	return fmt.Errorf("ingest blob %s: %w", d, errdefs.ErrAlreadyExists)
+}
