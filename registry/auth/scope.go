@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+)
+
+// scopeForRequest derives the token scope a distribution API request needs
+// from its path, "/v2/<name>/(manifests|blobs|tags)/...": pull for reads,
+// pull,push for writes. It returns "" for paths outside a repository (the
+// "/v2/" ping, the catalog), which share one scope-less cache entry.
+func scopeForRequest(method, path string) string {
+	name := repositoryFromPath(path)
+	if name == "" {
+		return ""
+	}
+	actions := "pull"
+	switch method {
+	case http.MethodGet, http.MethodHead, "":
+	default:
+		actions = "pull,push"
+	}
+	return "repository:" + name + ":" + actions
+}
+
+// repositoryFromPath returns <name> of a "/v2/<name>/<kind>/..." path, or ""
+// when path has no such shape. Repository names may contain path components
+// equal to "manifests", "blobs" or "tags", so the split point is the last
+// position where the remainder has the exact shape of an API route.
+func repositoryFromPath(path string) string {
+	rest, ok := strings.CutPrefix(path, "/v2/")
+	if !ok {
+		return ""
+	}
+	segs := strings.Split(rest, "/")
+	for i := len(segs) - 2; i >= 1; i-- {
+		if isRouteTail(segs[i], segs[i+1:]) {
+			name := strings.Join(segs[:i], "/")
+			if validRepoName(name) {
+				return name
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// isRouteTail reports whether kind/tail is the end of a distribution route:
+// manifests/<ref>, blobs/<digest>, blobs/uploads/[<uuid>], tags/list.
+func isRouteTail(kind string, tail []string) bool {
+	switch kind {
+	case "manifests":
+		return len(tail) == 1 && tail[0] != ""
+	case "blobs":
+		if len(tail) == 1 {
+			return tail[0] != ""
+		}
+		return len(tail) == 2 && tail[0] == "uploads"
+	case "tags":
+		return len(tail) == 1 && tail[0] == "list"
+	}
+	return false
+}
+
+// validRepoName keeps scope strings well formed: a name with characters
+// outside the distribution grammar would produce a scope the token server
+// rejects or, worse, one with extra ":" or " " that means something else.
+func validRepoName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, comp := range strings.Split(name, "/") {
+		if comp == "" {
+			return false
+		}
+		for i := 0; i < len(comp); i++ {
+			c := comp[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,198 @@
+// Package registry is imagec's HTTP client of the OCI distribution API: it
+// finds a registry's scheme, fetches manifests and opens blobs (resuming with
+// Range), retrying transient failures and bounding every body it reads.
+// Authentication is delegated to registry/auth; verification of content
+// against digests is left to the caller.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/registry/auth"
+)
+
+// maxRedirects bounds redirect chains (registry -> CDN -> storage).
+const maxRedirects = 10
+
+var (
+	errRedirectDowngrade = fmt.Errorf("refusing redirect from https to http: %w", errdefs.ErrUnsupported)
+	errTooManyRedirects  = fmt.Errorf("more than %d redirects: %w", maxRedirects, errdefs.ErrUnavailable)
+)
+
+// Client speaks the distribution API to any number of registries. It is
+// safe for concurrent use.
+type Client struct {
+	opts options
+	// api goes through the auth transport; plain is used only by Ping, which
+	// takes 200 and 401 alike and so has no use for credentials.
+	api   *http.Client
+	plain *http.Client
+
+	mu    sync.Mutex
+	hosts map[string]*hostEntry
+}
+
+// New builds a Client. It fails if the CA file can't be read or parsed.
+func New(opts ...Option) (*Client, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	base := o.transport
+	if base == nil {
+		roots, err := rootPool(o)
+		if err != nil {
+			return nil, err
+		}
+		base = newBaseTransport(roots, o.skipVerify)
+	}
+	authOpts := []auth.Option{auth.WithUserAgent(o.userAgent)}
+	if o.creds != nil {
+		authOpts = append(authOpts, auth.WithCredentials(o.creds))
+	}
+	return &Client{
+		opts:  o,
+		api:   &http.Client{Transport: auth.NewTransport(base, authOpts...), CheckRedirect: checkRedirect},
+		plain: &http.Client{Transport: base, CheckRedirect: checkRedirect},
+		hosts: map[string]*hostEntry{},
+	}, nil
+}
+
+// rootPool returns nil (meaning the system roots) unless roots were replaced
+// or a CA file adds to them.
+func rootPool(o options) (*x509.CertPool, error) {
+	pool := o.rootCAs
+	if o.caFile == "" {
+		return pool, nil
+	}
+	pem, err := os.ReadFile(o.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if pool != nil {
+		pool = pool.Clone()
+	} else if pool, err = x509.SystemCertPool(); err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate: %w", o.caFile, errdefs.ErrInvalidArgument)
+	}
+	return pool, nil
+}
+
+func newBaseTransport(roots *x509.CertPool, skipVerify bool) *http.Transport {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:       http.ProxyFromEnvironment,
+		DialContext: dialer.DialContext,
+		TLSClientConfig: &tls.Config{
+			RootCAs:            roots,
+			InsecureSkipVerify: skipVerify, //nolint:gosec // only when the user asks for it
+			MinVersion:         tls.VersionTLS12,
+		},
+		// A custom TLS config disables HTTP/2 unless forced back on.
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}
+}
+
+// checkRedirect follows registry redirects to CDNs and object stores, but
+// never from TLS down to plain HTTP, where a signed URL or the content could
+// be read or altered in transit.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return errTooManyRedirects
+	}
+	if req.URL.Scheme != "https" {
+		for _, prev := range via {
+			if prev.URL.Scheme == "https" {
+				return errRedirectDowngrade
+			}
+		}
+	}
+	return nil
+}
+
+// send performs one HTTP exchange. Response headers must arrive within the
+// stall timeout; the returned body enforces the same timeout on every read
+// and releases the request when closed.
+func (c *Client) send(ctx context.Context, hc *http.Client, method, rawURL string, header http.Header) (*http.Response, error) {
+	reqCtx, cancel := context.WithCancel(ctx)
+	req, err := http.NewRequestWithContext(reqCtx, method, rawURL, nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("building request %s %s: %v: %w", method, redactURL(rawURL), err, errdefs.ErrInvalidArgument)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("User-Agent", c.opts.userAgent)
+
+	fired := new(atomic.Bool)
+	timer := time.AfterFunc(c.opts.stall, func() {
+		fired.Store(true)
+		cancel()
+	})
+	resp, err := hc.Do(req)
+	timer.Stop()
+	if err == nil && fired.Load() {
+		resp.Body.Close()
+		err = context.Canceled
+	}
+	if err != nil {
+		cancel()
+		if fired.Load() && ctx.Err() == nil {
+			return nil, fmt.Errorf("%s %s: no response within %s: %w", method, redactURL(rawURL), c.opts.stall, errdefs.ErrUnavailable)
+		}
+		// On a refused redirect Do also returns the previous response,
+		// already closed; only the error matters.
+		return nil, redactError(err)
+	}
+	resp.Body = &watchedBody{body: resp.Body, timer: timer, stall: c.opts.stall, fired: fired, cancel: cancel, host: req.URL.Host}
+	return resp, nil
+}
+
+// endpoint is the URL of an API path on host, pinging host first if its
+// scheme isn't known yet.
+func (c *Client) endpoint(ctx context.Context, host, path string) (string, error) {
+	scheme, err := c.scheme(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: scheme, Host: host, Path: path}
+	return u.String(), nil
+}
+
+// redactURL drops what must never appear in messages: query strings (tokens,
+// CDN signatures), fragments and user info.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparseable URL>"
+	}
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment, u.User = "", false, "", "", nil
+	return u.String()
+}
+
+// redactError rewrites the *url.Error that http.Client returns so that its
+// URL, which may be a signed redirect target, loses its query.
+func redactError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
+	}
+	return err
+}
