@@ -1,0 +1,141 @@
+// Package schema1e2e pulls legacy signed schema 1 images from a registry
+// that really serves them (Distribution 2.8). It is its own test binary so
+// that Distribution 2.8 and v3 are never linked together.
+package schema1e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/testregistry/schema1reg"
+	"github.com/imagec/imagec/pull"
+	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/store"
+)
+
+func TestPullSignedSchema1(t *testing.T) {
+	ctx := context.Background()
+	reg := schema1reg.Start(t)
+	canonical, blobs, diffIDs, err := reg.PushSchema1(ctx, "legacy/app", "v1", 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	puller := pull.New(client, st)
+	ref := reference.MustParse(reg.Host + "/legacy/app:v1")
+
+	res, err := puller.Pull(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Digest != canonical {
+		t.Fatalf("digest %s, want the schema 1 canonical digest %s", res.Digest, canonical)
+	}
+
+	entry, err := st.Image(ctx, ref.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.Load(ctx, st, entry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.RepoDigest() != canonical {
+		t.Fatalf("repo digest %s, want %s", img.RepoDigest(), canonical)
+	}
+	if img.ID() != digest.FromBytes(img.ConfigRaw) || img.ID() != res.ImageID {
+		t.Fatalf("image ID %s is not the config digest %s", img.ID(), digest.FromBytes(img.ConfigRaw))
+	}
+	if got := img.Config.RootFS.DiffIDs; !equal(got, diffIDs) {
+		t.Fatalf("diffIDs %v, want %v", got, diffIDs)
+	}
+	var layerDigests []digest.Digest
+	for _, l := range img.Manifest.Layers {
+		layerDigests = append(layerDigests, l.Digest)
+	}
+	if !equal(layerDigests, blobs) {
+		t.Fatalf("layers %v, want %v (the throwaway layer skipped)", layerDigests, blobs)
+	}
+	empty := 0
+	for _, h := range img.Config.History {
+		if h.EmptyLayer {
+			empty++
+		}
+	}
+	if empty == 0 || len(img.Config.History) != len(blobs)+empty {
+		t.Fatalf("history %+v: want the throwaway entry marked empty_layer", img.Config.History)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(img.ConfigRaw, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "parent", "Size", "parent_id", "layer_id", "throwaway"} {
+		if _, ok := raw[k]; ok {
+			t.Fatalf("config keeps the v1 key %q", k)
+		}
+	}
+
+	again, err := puller.Pull(ctx, ref)
+	if err != nil || !again.UpToDate || again.Fetched != 0 {
+		t.Fatalf("second pull: %+v %v", again, err)
+	}
+
+	byDigest, err := pull.New(client, st).Pull(ctx, ref.WithDigest(canonical))
+	if err != nil || byDigest.ImageID != res.ImageID {
+		t.Fatalf("pull by digest: %+v %v", byDigest, err)
+	}
+
+	if _, err := exec.LookPath("skopeo"); err == nil {
+		out, err := exec.Command("skopeo", "inspect", "oci:"+root+":"+ref.String()).CombinedOutput()
+		if err != nil {
+			t.Fatalf("skopeo inspect: %v\n%s", err, out)
+		}
+		var info struct{ Layers []digest.Digest }
+		if err := json.Unmarshal(out, &info); err != nil || !equal(info.Layers, blobs) {
+			t.Fatalf("skopeo sees %s", out)
+		}
+	}
+}
+
+func TestSchema1ByWrongDigestIsRefused(t *testing.T) {
+	ctx := context.Background()
+	reg := schema1reg.Start(t)
+	if _, _, _, err := reg.PushSchema1(ctx, "legacy/app", "v1", 7); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := store.Open(t.TempDir())
+	client, _ := registry.New()
+	ref := reference.MustParse(reg.Host + "/legacy/app@" + digest.FromString("other").String())
+	if _, err := pull.New(client, st).Pull(ctx, ref); err == nil {
+		t.Fatal("pull of an unknown digest succeeded")
+	}
+	if imgs, _ := st.Images(ctx); len(imgs) != 0 {
+		t.Fatalf("store records %v", imgs)
+	}
+}
+
+func equal(a, b []digest.Digest) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,269 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/store"
+)
+
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) add()        { c.n.Add(1) }
+func (c *counter) load() int64 { return c.n.Load() }
+
+// flight is one blob download that other pulls in this process wait on
+// instead of fetching the same bytes again.
+type flight struct {
+	done chan struct{}
+	err  error
+}
+
+// fetchLayers downloads the layers not yet in the store, at most
+// p.parallel at once across the whole Puller, earliest layer first.
+func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor) error {
+	g, gctx := errgroup.WithContext(ctx)
+	seen := map[digest.Digest]bool{}
+	for _, l := range layers {
+		id := progress.ShortID(l.Digest.String())
+		if seen[l.Digest] {
+			continue
+		}
+		seen[l.Digest] = true
+		if manifest.IsForeign(l.MediaType) && !j.opts.includeForeign {
+			continue
+		}
+		if _, err := j.p.store.Info(ctx, l.Digest); err == nil {
+			j.emit(progress.Event{ID: id, Action: progress.AlreadyExists})
+			continue
+		}
+		j.emit(progress.Event{ID: id, Action: progress.PullingFSLayer})
+		g.Go(func() error {
+			if err := j.fetchBlob(gctx, l, id); err != nil {
+				j.emit(progress.Event{ID: id, Action: progress.Failed, Err: err})
+				return fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+			j.emit(progress.Event{ID: id, Action: progress.PullComplete})
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// fetchBlob brings one blob into the store. If another pull of this Puller
+// is already fetching it, it waits for that one instead.
+func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string) error {
+	p := j.p
+	for {
+		p.mu.Lock()
+		f, busy := p.inflight[desc.Digest]
+		if !busy {
+			f = &flight{done: make(chan struct{})}
+			p.inflight[desc.Digest] = f
+		}
+		p.mu.Unlock()
+		if !busy {
+			f.err = j.download(ctx, desc, id)
+			p.mu.Lock()
+			delete(p.inflight, desc.Digest)
+			p.mu.Unlock()
+			close(f.done)
+			return f.err
+		}
+		j.emit(progress.Event{ID: id, Action: progress.Waiting})
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-f.done:
+		}
+		if f.err == nil {
+			j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+			return nil
+		}
+		// The other pull failed, perhaps for a reason of its own (its
+		// context was cancelled): try ourselves.
+	}
+}
+
+// download runs the transfer of one blob into an ingest writer, retrying a
+// body that fails midway from the offset already written, and commits it.
+func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) error {
+	select {
+	case j.p.slots <- struct{}{}:
+		defer func() { <-j.p.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
+		j.emit(progress.Event{ID: id, Action: progress.Waiting})
+	}))
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		// Another process committed it while we waited for its lock.
+		j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+
+	restarted := false
+	for attempt := 1; ; attempt++ {
+		err := j.transfer(ctx, desc, id, w)
+		if err == nil {
+			j.emit(progress.Event{ID: id, Action: progress.VerifyingChecksum})
+			err = w.Commit(ctx)
+			if err == nil {
+				j.fetched.add()
+				j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+				return nil
+			}
+			// Bad bytes may come from stale partial data of an earlier run
+			// or from a transient fault: start once from zero before
+			// giving up.
+			if !restarted && (errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrSizeMismatch)) {
+				restarted = true
+				if rerr := w.Reset(); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			return err
+		}
+		if !errdefs.IsRetryable(err) || attempt >= j.p.attempts || ctx.Err() != nil {
+			return err
+		}
+		delay := backoff(attempt)
+		j.emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
+		if err := sleep(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// transfer streams the blob from the writer's offset to its end. The
+// registry client bounds the body at the descriptor's size; the writer
+// hashes as it writes, so the bytes are read exactly once.
+func (j *job) transfer(ctx context.Context, desc ocispec.Descriptor, id string, w *store.Writer) error {
+	body, start, err := j.p.client.OpenBlob(ctx, j.ref, desc, w.Offset())
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if start != w.Offset() {
+		// The registry ignored our Range request and sent the whole blob.
+		if err := w.Reset(); err != nil {
+			return err
+		}
+	}
+	pw := &progressWriter{w: w, emit: j.emit, id: id, total: desc.Size, current: start}
+	bufp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bufp)
+	_, err = io.CopyBuffer(pw, body, *bufp)
+	pw.flush()
+	return err
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// progressWriter reports Downloading events, at most one per progressStep
+// bytes so a fast transfer is not slowed by its own reporting.
+type progressWriter struct {
+	w              io.Writer
+	emit           func(progress.Event)
+	id             string
+	total, current int64
+	reported       int64
+}
+
+const progressStep = 512 << 10
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.current += int64(n)
+	if p.current-p.reported >= progressStep || p.current == p.total {
+		p.flush()
+	}
+	return n, err
+}
+
+func (p *progressWriter) flush() {
+	if p.current == p.reported && p.reported != 0 {
+		return
+	}
+	p.reported = p.current
+	p.emit(progress.Event{ID: p.id, Action: progress.Downloading, Current: p.current, Total: p.total})
+}
+
+// fetchSmall downloads a config-sized blob into memory and the store,
+// retrying like a layer. It refuses descriptors above manifest.MaxSize
+// before asking for a byte.
+func (j *job) fetchSmall(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > manifest.MaxSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, manifest.MaxSize, errdefs.ErrTooLarge)
+	}
+	if data, err := j.p.store.ReadBlob(ctx, desc.Digest, manifest.MaxSize); err == nil {
+		return data, nil
+	}
+	var lastErr error
+	for attempt := 1; attempt <= j.p.attempts; attempt++ {
+		data, err := j.readBlob(ctx, desc)
+		if err == nil {
+			if err = j.p.store.WriteBlob(ctx, desc, data); err == nil || errors.Is(err, errdefs.ErrAlreadyExists) {
+				j.fetched.add()
+				return data, nil
+			}
+		}
+		lastErr = err
+		retry := errdefs.IsRetryable(err) || errors.Is(err, errdefs.ErrDigestMismatch) && attempt == 1
+		if !retry || ctx.Err() != nil {
+			break
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}
+
+func (j *job) readBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	body, _, err := j.p.client.OpenBlob(ctx, j.ref, desc, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return io.ReadAll(body)
+}
+
+// backoff is exponential with full jitter: 0.5s, 1s, 2s ... capped at 10s.
+func backoff(attempt int) time.Duration {
+	d := 500 * time.Millisecond << (attempt - 1)
+	if d > 10*time.Second || d <= 0 {
+		d = 10 * time.Second
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

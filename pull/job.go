@@ -1,0 +1,252 @@
+package pull
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/reference"
+)
+
+// job is one Pull call: the reference, its options and what it fetched.
+type job struct {
+	p    *Puller
+	ref  reference.Reference
+	opts pullOptions
+
+	fetched counter
+}
+
+// document is a manifest or index as received, already verified.
+type document struct {
+	desc   ocispec.Descriptor
+	body   []byte
+	parsed *manifest.Parsed
+}
+
+func (j *job) emit(e progress.Event) { j.opts.sink.Emit(e) }
+
+func (j *job) run(ctx context.Context) (*Result, error) {
+	j.emit(progress.Event{Action: progress.PullingFrom, ID: j.ref.Identifier(), Message: familiarPath(j.ref)})
+	previous, hadPrevious := j.recorded(ctx)
+
+	if hadPrevious && j.ref.Digest() != "" {
+		// Content named by digest cannot change: no need to ask anyone.
+		if res, ok := j.complete(ctx, previous, previous.Entry.Digest); ok {
+			return j.finish(res, true), nil
+		}
+	}
+	if err := j.p.client.Ping(ctx, j.ref.Host()); err != nil {
+		return nil, err
+	}
+	if hadPrevious && j.ref.Digest() == "" {
+		if res, ok := j.unchanged(ctx, previous); ok {
+			return j.finish(res, true), nil
+		}
+	}
+
+	top, err := j.fetchManifest(ctx, j.ref, j.ref.Digest())
+	if err != nil {
+		return nil, err
+	}
+	var res *Result
+	switch {
+	case top.parsed.Schema1 != nil:
+		res, err = j.pullSchema1(ctx, top)
+	case top.parsed.Index != nil:
+		res, err = j.pullIndex(ctx, top)
+	default:
+		res, err = j.pullImage(ctx, top, top)
+	}
+	if err != nil {
+		return nil, err
+	}
+	upToDate := hadPrevious && previous.RepoDigest() == res.Digest && j.fetched.load() == 0
+	return j.finish(res, upToDate), nil
+}
+
+// recorded loads the image the store already has under this name, if any.
+func (j *job) recorded(ctx context.Context) (*image.Image, bool) {
+	entry, err := j.p.store.Image(ctx, j.ref.String())
+	if err != nil {
+		return nil, false
+	}
+	img, err := image.Load(ctx, j.p.store, entry, j.opts.platform)
+	if err != nil {
+		return nil, false
+	}
+	return img, true
+}
+
+// unchanged asks the registry, with a HEAD, whether the tag still points where
+// the store's record does; if so and every blob is present, nothing is fetched.
+func (j *job) unchanged(ctx context.Context, previous *image.Image) (*Result, bool) {
+	head, err := j.p.client.HeadManifest(ctx, j.ref, manifest.Accept)
+	if err != nil || head.Digest == "" || head.Digest != previous.RepoDigest() {
+		return nil, false
+	}
+	return j.complete(ctx, previous, head.Digest)
+}
+
+func (j *job) complete(ctx context.Context, img *image.Image, repoDigest digest.Digest) (*Result, bool) {
+	if len(image.Missing(ctx, j.p.store, img)) != 0 {
+		return nil, false
+	}
+	for _, l := range img.Manifest.Layers {
+		if !manifest.IsForeign(l.MediaType) {
+			j.emit(progress.Event{ID: progress.ShortID(l.Digest.String()), Action: progress.AlreadyExists})
+		}
+	}
+	return &Result{Reference: j.ref, Digest: repoDigest, Manifest: img.ManifestDesc, ImageID: img.ID()}, true
+}
+
+func (j *job) finish(res *Result, upToDate bool) *Result {
+	res.UpToDate = upToDate
+	res.Fetched = int(j.fetched.load())
+	j.emit(progress.Event{Action: progress.Status, Message: "Digest: " + res.Digest.String()})
+	if upToDate {
+		j.emit(progress.Event{Action: progress.Status, Message: "Status: Image is up to date for " + j.ref.Familiar()})
+	} else {
+		j.emit(progress.Event{Action: progress.Status, Message: "Status: Downloaded newer image for " + j.ref.Familiar()})
+	}
+	return res
+}
+
+// fetchManifest GETs a manifest and verifies it. When want is set (a pull by
+// digest, or an index child) the received bytes must hash to it; the
+// registry's Docker-Content-Digest header is never trusted in its place.
+func (j *job) fetchManifest(ctx context.Context, ref reference.Reference, want digest.Digest) (*document, error) {
+	if want != "" {
+		ref = ref.WithDigest(want)
+	}
+	m, err := j.p.client.GetManifest(ctx, ref, manifest.Accept)
+	if err != nil {
+		return nil, explain(ref, err)
+	}
+	parsed, err := manifest.Parse(m.MediaType, m.Body)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
+	}
+	if parsed.Schema1 != nil {
+		if _, err := manifest.VerifySchema1(m.Body); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
+		}
+	}
+	got, err := manifest.Digest(parsed.MediaType, m.Body)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
+	}
+	if want != "" && got != want {
+		return nil, fmt.Errorf("manifest %s: registry sent content with digest %s: %w", want, got, errdefs.ErrDigestMismatch)
+	}
+	if m.Digest != "" && m.Digest != got {
+		return nil, fmt.Errorf("manifest %s: registry says digest %s but content hashes to %s: %w", ref.Identifier(), m.Digest, got, errdefs.ErrDigestMismatch)
+	}
+	desc := ocispec.Descriptor{MediaType: parsed.MediaType, Digest: got, Size: int64(len(m.Body))}
+	return &document{desc: desc, body: m.Body, parsed: parsed}, nil
+}
+
+func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
+	want := manifest.HostPlatform()
+	if j.opts.platform != nil {
+		want = *j.opts.platform
+	}
+	child, err := manifest.SelectManifest(top.parsed.Index, want)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := j.fetchManifest(ctx, j.ref, child.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if doc.parsed.Image == nil {
+		return nil, fmt.Errorf("index %s: entry %s is %s: %w", top.desc.Digest, child.Digest, doc.parsed.MediaType, errNotImage)
+	}
+	return j.pullImage(ctx, top, doc)
+}
+
+// pullImage fetches the config and layers of img and records top (img
+// itself, or the index it was chosen from) under the reference.
+func (j *job) pullImage(ctx context.Context, top, img *document) (*Result, error) {
+	if img.parsed.Image == nil {
+		return nil, fmt.Errorf("manifest %s is %s: %w", img.desc.Digest, img.parsed.MediaType, errNotImage)
+	}
+	m := img.parsed.Image
+	raw, err := j.fetchSmall(ctx, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("manifest %s lists %d layers but its config %d diffIDs: %w",
+			img.desc.Digest, len(m.Layers), len(cfg.RootFS.DiffIDs), errdefs.ErrInvalidArgument)
+	}
+	if err := j.fetchLayers(ctx, m.Layers); err != nil {
+		return nil, err
+	}
+	docs := []*document{img}
+	if top != img {
+		docs = append(docs, top)
+	}
+	entry := top.desc
+	if !isOCI(top.desc.MediaType) {
+		children := []ocispec.Descriptor{img.desc}
+		children[0].Platform = platformOf(&cfg)
+		if top.parsed.Index != nil {
+			children = top.parsed.Index.Manifests
+		}
+		wrapper, wentry, err := wrapIndex(top.desc.Digest, children)
+		if err != nil {
+			return nil, err
+		}
+		docs, entry = append(docs, wrapper), wentry
+	}
+	if err := j.record(ctx, entry, docs...); err != nil {
+		return nil, err
+	}
+	return &Result{Reference: j.ref, Digest: top.desc.Digest, Manifest: img.desc, ImageID: m.Config.Digest}, nil
+}
+
+// record writes the manifest documents last, once everything they point at
+// is stored, then names the image as entry: a reader never sees a name whose
+// content is incomplete.
+func (j *job) record(ctx context.Context, entry ocispec.Descriptor, docs ...*document) error {
+	for _, d := range docs {
+		if err := j.p.store.WriteBlob(ctx, d.desc, d.body); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+			return fmt.Errorf("storing manifest %s: %w", d.desc.Digest, err)
+		}
+	}
+	if err := j.p.store.SetImage(ctx, j.ref.String(), entry); err != nil {
+		return fmt.Errorf("recording %s: %w", j.ref, err)
+	}
+	return nil
+}
+
+// explain puts what went wrong first, in the user's terms, ahead of the
+// wire details.
+func explain(ref reference.Reference, err error) error {
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		return fmt.Errorf("manifest for %s not found: %w", ref.Familiar(), err)
+	case errors.Is(err, errdefs.ErrUnauthorized):
+		return fmt.Errorf("unauthorized to pull %s (try imagec login %s): %w", ref.Familiar(), ref.Domain(), err)
+	case errors.Is(err, errdefs.ErrDenied):
+		return fmt.Errorf("access to %s denied: %w", ref.Familiar(), err)
+	}
+	return err
+}
+
+// familiarPath is what docker prints after "Pulling from": the repository
+// path, e.g. "library/alpine".
+func familiarPath(ref reference.Reference) string { return ref.Path() }

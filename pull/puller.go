@@ -1,0 +1,138 @@
+// Package pull is imagec's engine: it resolves a reference against a
+// registry, schedules the blob downloads, verifies everything and records the
+// image in the store. It connects the registry client and the store, which
+// know nothing of each other.
+package pull
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/store"
+)
+
+// DefaultMaxConcurrentDownloads matches docker's default.
+const DefaultMaxConcurrentDownloads = 3
+
+// Puller pulls images into one store. It is safe for concurrent use: pulls
+// running at the same time through one Puller share in-flight blob downloads,
+// and pulls in other processes share them through the store's ingest locks.
+type Puller struct {
+	client   *registry.Client
+	store    *store.Store
+	parallel int
+	attempts int
+
+	mu       sync.Mutex
+	inflight map[digest.Digest]*flight
+	slots    chan struct{}
+}
+
+// Option configures a Puller.
+type Option func(*Puller)
+
+// WithMaxConcurrentDownloads bounds how many blobs download at once across
+// all pulls of this Puller. Default DefaultMaxConcurrentDownloads (3).
+func WithMaxConcurrentDownloads(n int) Option {
+	return func(p *Puller) {
+		if n > 0 {
+			p.parallel = n
+		}
+	}
+}
+
+// WithBlobAttempts sets how many times one blob transfer is tried when the
+// body fails midway (a reset, a stall, a truncation); each retry resumes from
+// what was already written. Default 5.
+func WithBlobAttempts(n int) Option {
+	return func(p *Puller) {
+		if n > 0 {
+			p.attempts = n
+		}
+	}
+}
+
+// New returns a Puller that fetches with client and records into st.
+func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
+	p := &Puller{
+		client:   client,
+		store:    st,
+		parallel: DefaultMaxConcurrentDownloads,
+		attempts: 5,
+		inflight: map[digest.Digest]*flight{},
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	p.slots = make(chan struct{}, p.parallel)
+	return p
+}
+
+// PullOption configures one pull.
+type PullOption func(*pullOptions)
+
+type pullOptions struct {
+	platform       *ocispec.Platform
+	sink           progress.Sink
+	includeForeign bool
+}
+
+// WithPlatform selects the platform taken from an index. Default: the host's.
+func WithPlatform(p ocispec.Platform) PullOption {
+	return func(o *pullOptions) { o.platform = &p }
+}
+
+// WithProgress sends progress events to s. Default: discarded.
+func WithProgress(s progress.Sink) PullOption {
+	return func(o *pullOptions) { o.sink = s }
+}
+
+// WithForeignLayers also downloads non-distributable (foreign) layers from
+// the registry. Default false: they are recorded in the manifest only.
+func WithForeignLayers(include bool) PullOption {
+	return func(o *pullOptions) { o.includeForeign = include }
+}
+
+// Result describes a finished pull.
+type Result struct {
+	// Reference is the name the image is recorded under.
+	Reference reference.Reference
+	// Digest is what the reference resolved to at the registry: the index
+	// for a multi-platform image, as docker shows it.
+	Digest digest.Digest
+	// Manifest is the platform image manifest that was pulled.
+	Manifest ocispec.Descriptor
+	// ImageID is the config digest.
+	ImageID digest.Digest
+	// UpToDate is true when nothing had to be downloaded.
+	UpToDate bool
+	// Fetched counts the blobs this pull downloaded (not those it reused).
+	Fetched int
+}
+
+// Pull fetches ref into the store and records it under ref's full name. A
+// blob already in the store is never downloaded again. Every blob is
+// verified against its digest before it becomes visible in the store.
+func (p *Puller) Pull(ctx context.Context, ref reference.Reference, opts ...PullOption) (*Result, error) {
+	o := pullOptions{sink: progress.Discard()}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	j := &job{p: p, ref: ref, opts: o}
+	res, err := j.run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+	}
+	return res, nil
+}
+
+// errNotImage marks a document that resolved to something imagec cannot run.
+var errNotImage = fmt.Errorf("not a container image: %w", errdefs.ErrUnsupported)
