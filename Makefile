@@ -1,0 +1,36 @@
+# imagec: build, test, demo. `make test` is what CI runs.
+GO        ?= go
+FUZZTIME  ?= 10s
+BIN       := bin
+
+.PHONY: build test unit fuzz demo clean
+
+build:
+	$(GO) build -o $(BIN)/imagec ./cmd/imagec
+	$(GO) build -o $(BIN)/imagec-sample-registry ./cmd/imagec-sample-registry
+
+# Unit and integration tests (real registries in-process on loopback), then
+# a short run of every fuzz target.
+test: unit fuzz
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=10m` for a long run.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { echo "FAIL fuzz $$pkg $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; exit 1; }; \
+	  done; \
+	done
+
+# Starts a local registry seeded with sample images and pulls from it; no
+# internet needed.
+demo: build
+	./scripts/demo.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imagec/imagec/progress"
+)
+
+func newLayersCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "layers IMAGE",
+		Short: "List an image's layers: digest, diffID, size and the command that created each",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			imgs, err := findImages(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+			fmt.Fprintln(w, "DIGEST\tDIFF ID\tSIZE\tCREATED BY")
+			for _, l := range imgs[0].Layers() {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Desc.Digest, l.DiffID, progress.HumanSize(l.Desc.Size), truncate(l.CreatedBy, 60))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
