@@ -161,6 +161,9 @@ func TestLoginPullLogout(t *testing.T) {
 			if res := run(t, env, "--root", root, "pull", ref); res.Code == 0 || !strings.Contains(res.Stderr, "unauthorized") {
 				t.Fatalf("anonymous pull: %+v", res)
 			}
+			if res := clitest.Run(t, env, "wonder\n", "--root", t.TempDir(), "pull", "-u", "alice", "--password-stdin", ref); res.Code != 0 {
+				t.Fatalf("pull with --username --password-stdin: %+v", res)
+			}
 			if res := clitest.Run(t, env, "wrong\n", "login", "-u", "alice", "--password-stdin", reg.Host); res.Code == 0 {
 				t.Fatalf("login with a wrong password succeeded: %+v", res)
 			}
