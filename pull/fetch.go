@@ -52,7 +52,7 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor) erro
 		}
 		j.emit(progress.Event{ID: id, Action: progress.PullingFSLayer})
 		g.Go(func() error {
-			if err := j.fetchBlob(gctx, l, id); err != nil {
+			if err := j.fetchBlob(gctx, l, id, j.emit); err != nil {
 				j.emit(progress.Event{ID: id, Action: progress.Failed, Err: err})
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
@@ -65,7 +65,7 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor) erro
 
 // fetchBlob brings one blob into the store. If another pull of this Puller
 // is already fetching it, it waits for that one instead.
-func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string) error {
+func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
 	p := j.p
 	for {
 		p.mu.Lock()
@@ -76,21 +76,21 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string)
 		}
 		p.mu.Unlock()
 		if !busy {
-			f.err = j.download(ctx, desc, id)
+			f.err = j.download(ctx, desc, id, emit)
 			p.mu.Lock()
 			delete(p.inflight, desc.Digest)
 			p.mu.Unlock()
 			close(f.done)
 			return f.err
 		}
-		j.emit(progress.Event{ID: id, Action: progress.Waiting})
+		emit(progress.Event{ID: id, Action: progress.Waiting})
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-f.done:
 		}
 		if f.err == nil {
-			j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+			emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 			return nil
 		}
 		// The other pull failed, perhaps for a reason of its own (its
@@ -100,7 +100,7 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string)
 
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
-func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) error {
+func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
 	select {
 	case j.p.slots <- struct{}{}:
 		defer func() { <-j.p.slots }()
@@ -108,11 +108,11 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) 
 		return ctx.Err()
 	}
 	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
-		j.emit(progress.Event{ID: id, Action: progress.Waiting})
+		emit(progress.Event{ID: id, Action: progress.Waiting})
 	}))
 	if errors.Is(err, errdefs.ErrAlreadyExists) {
 		// Another process committed it while we waited for its lock.
-		j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+		emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 		return nil
 	}
 	if err != nil {
@@ -122,13 +122,13 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) 
 
 	restarted := false
 	for attempt := 1; ; attempt++ {
-		err := j.transfer(ctx, desc, id, w)
+		err := j.transfer(ctx, desc, id, w, emit)
 		if err == nil {
-			j.emit(progress.Event{ID: id, Action: progress.VerifyingChecksum})
+			emit(progress.Event{ID: id, Action: progress.VerifyingChecksum})
 			err = w.Commit(ctx)
 			if err == nil {
 				j.fetched.add()
-				j.emit(progress.Event{ID: id, Action: progress.DownloadComplete})
+				emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 				return nil
 			}
 			// Bad bytes may come from stale partial data of an earlier run
@@ -143,11 +143,24 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) 
 			}
 			return err
 		}
-		if !errdefs.IsRetryable(err) || attempt >= j.p.attempts || ctx.Err() != nil {
+		if ctx.Err() != nil || attempt >= j.p.attempts {
 			return err
 		}
-		delay := backoff(attempt)
-		j.emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
+		if !errdefs.IsRetryable(err) {
+			// A garbled resume (a wrong Content-Range) or a body of the
+			// wrong length: start once more from zero.
+			badBody := errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, errdefs.ErrSizeMismatch)
+			if restarted || !badBody {
+				return err
+			}
+			restarted = true
+			if rerr := w.Reset(); rerr != nil {
+				return rerr
+			}
+			continue
+		}
+		delay := backoff(j.p.backoff, attempt)
+		emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
 		if err := sleep(ctx, delay); err != nil {
 			return err
 		}
@@ -157,7 +170,7 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string) 
 // transfer streams the blob from the writer's offset to its end. The
 // registry client bounds the body at the descriptor's size; the writer
 // hashes as it writes, so the bytes are read exactly once.
-func (j *job) transfer(ctx context.Context, desc ocispec.Descriptor, id string, w *store.Writer) error {
+func (j *job) transfer(ctx context.Context, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
 	body, start, err := j.p.client.OpenBlob(ctx, j.ref, desc, w.Offset())
 	if err != nil {
 		return err
@@ -169,7 +182,7 @@ func (j *job) transfer(ctx context.Context, desc ocispec.Descriptor, id string, 
 			return err
 		}
 	}
-	pw := &progressWriter{w: w, emit: j.emit, id: id, total: desc.Size, current: start}
+	pw := &progressWriter{w: w, emit: emit, id: id, total: desc.Size, current: start}
 	bufp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bufp)
 	_, err = io.CopyBuffer(pw, body, *bufp)
@@ -208,49 +221,26 @@ func (p *progressWriter) flush() {
 	p.emit(progress.Event{ID: p.id, Action: progress.Downloading, Current: p.current, Total: p.total})
 }
 
-// fetchSmall downloads a config-sized blob into memory and the store,
-// retrying like a layer. It refuses descriptors above manifest.MaxSize
-// before asking for a byte.
+// fetchSmall brings a config-sized blob into the store and returns it. It
+// goes through the same deduplicated, locked path as layers, so concurrent
+// pulls, in this process or others, fetch it once. It refuses descriptors
+// above manifest.MaxSize before asking for a byte.
 func (j *job) fetchSmall(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > manifest.MaxSize {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, manifest.MaxSize, errdefs.ErrTooLarge)
 	}
-	if data, err := j.p.store.ReadBlob(ctx, desc.Digest, manifest.MaxSize); err == nil {
-		return data, nil
-	}
-	var lastErr error
-	for attempt := 1; attempt <= j.p.attempts; attempt++ {
-		data, err := j.readBlob(ctx, desc)
-		if err == nil {
-			if err = j.p.store.WriteBlob(ctx, desc, data); err == nil || errors.Is(err, errdefs.ErrAlreadyExists) {
-				j.fetched.add()
-				return data, nil
-			}
-		}
-		lastErr = err
-		retry := errdefs.IsRetryable(err) || errors.Is(err, errdefs.ErrDigestMismatch) && attempt == 1
-		if !retry || ctx.Err() != nil {
-			break
-		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+	if _, err := j.p.store.Info(ctx, desc.Digest); err != nil {
+		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}); err != nil {
 			return nil, err
 		}
 	}
-	return nil, lastErr
+	return j.p.store.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
 }
 
-func (j *job) readBlob(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
-	body, _, err := j.p.client.OpenBlob(ctx, j.ref, desc, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer body.Close()
-	return io.ReadAll(body)
-}
-
-// backoff is exponential with full jitter: 0.5s, 1s, 2s ... capped at 10s.
-func backoff(attempt int) time.Duration {
-	d := 500 * time.Millisecond << (attempt - 1)
+// backoff is exponential from base with jitter: base, 2*base, 4*base ...
+// capped at 10s, each drawn from the upper half of its interval.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << (attempt - 1)
 	if d > 10*time.Second || d <= 0 {
 		d = 10 * time.Second
 	}

@@ -40,7 +40,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 
 	if hadPrevious && j.ref.Digest() != "" {
 		// Content named by digest cannot change: no need to ask anyone.
-		if res, ok := j.complete(ctx, previous, previous.Entry.Digest); ok {
+		if res, ok := j.complete(ctx, previous, j.ref.Digest()); ok {
 			return j.finish(res, true), nil
 		}
 	}
@@ -64,7 +64,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	case top.parsed.Index != nil:
 		res, err = j.pullIndex(ctx, top)
 	default:
-		res, err = j.pullImage(ctx, top, top)
+		res, err = j.pullImage(ctx, top, top, nil)
 	}
 	if err != nil {
 		return nil, err
@@ -79,7 +79,10 @@ func (j *job) recorded(ctx context.Context) (*image.Image, bool) {
 	if err != nil {
 		return nil, false
 	}
-	img, err := image.Load(ctx, j.p.store, entry, j.opts.platform)
+	// Strictly the platform wanted: another platform of the same index
+	// being present does not make this pull up to date.
+	want := j.platform()
+	img, err := image.Load(ctx, j.p.store, entry, &want)
 	if err != nil {
 		return nil, false
 	}
@@ -154,11 +157,16 @@ func (j *job) fetchManifest(ctx context.Context, ref reference.Reference, want d
 	return &document{desc: desc, body: m.Body, parsed: parsed}, nil
 }
 
-func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
-	want := manifest.HostPlatform()
+// platform is the platform this pull wants: the one asked for, else the host's.
+func (j *job) platform() ocispec.Platform {
 	if j.opts.platform != nil {
-		want = *j.opts.platform
+		return *j.opts.platform
 	}
+	return manifest.HostPlatform()
+}
+
+func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
+	want := j.platform()
 	child, err := manifest.SelectManifest(top.parsed.Index, want)
 	if err != nil {
 		return nil, err
@@ -170,12 +178,17 @@ func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
 	if doc.parsed.Image == nil {
 		return nil, fmt.Errorf("index %s: entry %s is %s: %w", top.desc.Digest, child.Digest, doc.parsed.MediaType, errNotImage)
 	}
-	return j.pullImage(ctx, top, doc)
+	if child.Platform == nil {
+		// The index did not say; the config must.
+		return j.pullImage(ctx, top, doc, &want)
+	}
+	return j.pullImage(ctx, top, doc, nil)
 }
 
 // pullImage fetches the config and layers of img and records top (img
 // itself, or the index it was chosen from) under the reference.
-func (j *job) pullImage(ctx context.Context, top, img *document) (*Result, error) {
+// When check is set, the config's platform must match it.
+func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.Platform) (*Result, error) {
 	if img.parsed.Image == nil {
 		return nil, fmt.Errorf("manifest %s is %s: %w", img.desc.Digest, img.parsed.MediaType, errNotImage)
 	}
@@ -187,6 +200,13 @@ func (j *job) pullImage(ctx context.Context, top, img *document) (*Result, error
 	var cfg ocispec.Image
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	if check != nil {
+		self := ocispec.Index{Manifests: []ocispec.Descriptor{{MediaType: img.desc.MediaType, Digest: img.desc.Digest, Size: img.desc.Size, Platform: platformOf(&cfg)}}}
+		if _, err := manifest.SelectManifest(&self, *check); err != nil {
+			return nil, fmt.Errorf("index %s: image %s is for %s, not %s: %w", top.desc.Digest, img.desc.Digest,
+				manifest.FormatPlatform(*platformOf(&cfg)), manifest.FormatPlatform(*check), errdefs.ErrNotFound)
+		}
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s lists %d layers but its config %d diffIDs: %w",

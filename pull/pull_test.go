@@ -223,6 +223,9 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", want, err)
 		}
+		if res.UpToDate {
+			t.Fatalf("%v: up to date although only other platforms were present", want)
+		}
 		if res.Digest != digests[ref.Name()+":latest"] {
 			t.Fatalf("digest %s, want the index %s", res.Digest, digests[ref.Name()+":latest"])
 		}
@@ -236,6 +239,14 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 			t.Fatalf("%v: pulled %s, want %s", want, res.Manifest.Digest, img.ManifestDesc.Digest)
 		}
 		checkStored(t, e, ref, img)
+	}
+	// Every platform was pulled in turn: each pull after the first found
+	// its own platform missing and fetched it.
+	for _, want := range testregistry.SampleMultiPlatforms {
+		res, err := e.puller.Pull(context.Background(), ref, pull.WithPlatform(want))
+		if err != nil || !res.UpToDate {
+			t.Fatalf("%v again: %+v %v", want, res, err)
+		}
 	}
 	_, err = e.puller.Pull(context.Background(), ref, pull.WithPlatform(ocispec.Platform{OS: "windows", Architecture: "amd64"}))
 	if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "linux/arm64") {
@@ -291,8 +302,8 @@ func TestPullByDigest(t *testing.T) {
 
 	// Up to date by digest needs no registry at all.
 	e.reg.ResetRequests()
-	if res, err = e.puller.Pull(context.Background(), ref); err != nil || !res.UpToDate {
-		t.Fatalf("again: %+v %v", res, err)
+	if res, err = e.puller.Pull(context.Background(), ref); err != nil || !res.UpToDate || res.Digest != img.ManifestDesc.Digest {
+		t.Fatalf("again: %+v %v, want up to date at %s", res, err, img.ManifestDesc.Digest)
 	}
 	if n := len(e.reg.Requests()); n != 0 {
 		t.Fatalf("pull of a present digest made %d requests", n)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,6 +31,7 @@ type Puller struct {
 	store    *store.Store
 	parallel int
 	attempts int
+	backoff  time.Duration
 
 	mu       sync.Mutex
 	inflight map[digest.Digest]*flight
@@ -60,6 +62,16 @@ func WithBlobAttempts(n int) Option {
 	}
 }
 
+// WithBackoff sets the first delay between blob attempts; it doubles on
+// each retry, with jitter, up to 10s. Default 500ms.
+func WithBackoff(d time.Duration) Option {
+	return func(p *Puller) {
+		if d > 0 {
+			p.backoff = d
+		}
+	}
+}
+
 // New returns a Puller that fetches with client and records into st.
 func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
 	p := &Puller{
@@ -67,6 +79,7 @@ func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
 		store:    st,
 		parallel: DefaultMaxConcurrentDownloads,
 		attempts: 5,
+		backoff:  500 * time.Millisecond,
 		inflight: map[digest.Digest]*flight{},
 	}
 	for _, o := range opts {

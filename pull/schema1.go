@@ -117,9 +117,32 @@ func (j *job) diffID(ctx context.Context, d digest.Digest) (digest.Digest, error
 		return "", fmt.Errorf("layer %s: %v: %w", d, err, errdefs.ErrInvalidArgument)
 	}
 	defer zr.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	// A layer inflating beyond this is a decompression bomb, not a layer.
+	limit := max(1<<30, 1000*info.Size())
 	h := digest.Canonical.Digester()
-	if _, err := io.Copy(h.Hash(), zr); err != nil {
-		return "", fmt.Errorf("layer %s: decompressing: %v: %w", d, err, errdefs.ErrInvalidArgument)
+	n, err := io.Copy(h.Hash(), io.LimitReader(ctxReader{ctx, zr}, limit+1))
+	if err != nil {
+		return "", fmt.Errorf("layer %s: decompressing: %w", d, err)
+	}
+	if n > limit {
+		return "", fmt.Errorf("layer %s inflates past %d bytes: %w", d, limit, errdefs.ErrTooLarge)
 	}
 	return h.Digest(), nil
+}
+
+// ctxReader stops a long read loop when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

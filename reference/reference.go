@@ -152,7 +152,7 @@ func RegistryHost(domain string) string {
 }
 
 // IsLoopback reports whether host (with or without a port) names this
-// machine: "localhost", an address in 127.0.0.0/8, or "::1". Such
+// machine: "localhost", a literal address in 127.0.0.0/8, or "::1". Such
 // registries may be spoken to over plain HTTP without a flag, as docker does.
 func IsLoopback(host string) bool {
 	h := host
@@ -163,7 +163,9 @@ func IsLoopback(host string) bool {
 	} else if i := strings.LastIndex(h, ":"); i > 0 && strings.Count(h, ":") == 1 {
 		h = h[:i]
 	}
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "::1" {
+	// Only "localhost" itself: other names, even "*.localhost", go through
+	// DNS and may land anywhere.
+	if h == "localhost" || h == "::1" {
 		return true
 	}
 	return strings.HasPrefix(h, "127.") && isIPv4(h)

@@ -57,7 +57,7 @@ func TestIsLoopback(t *testing.T) {
 	t.Parallel()
 	cases := map[string]bool{
 		"localhost": true, "localhost:5000": true, "127.0.0.1": true, "127.1.2.3:80": true, "[::1]:5000": true, "::1": true,
-		"registry.localhost:1": true, "example.com": false, "10.0.0.1:5000": false, "127.0.0.1.example.com": false, "[::2]:5000": false,
+		"registry.localhost:1": false, "example.com": false, "10.0.0.1:5000": false, "127.0.0.1.example.com": false, "[::2]:5000": false,
 	}
 	for host, want := range cases {
 		if got := IsLoopback(host); got != want {

@@ -112,10 +112,15 @@ func newBaseTransport(roots *x509.CertPool, skipVerify bool) *http.Transport {
 
 // checkRedirect follows registry redirects to CDNs and object stores, but
 // never from TLS down to plain HTTP, where a signed URL or the content could
-// be read or altered in transit.
+// be read or altered in transit, nor from a public registry to a loopback or
+// private address (server-side request forgery against this machine's
+// network).
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return errTooManyRedirects
+	}
+	if origin := via[0].URL.Host; auth.IsInternal(req.URL.Host) && !auth.IsInternal(origin) {
+		return fmt.Errorf("refusing redirect from %s to internal address %s: %w", origin, req.URL.Host, errdefs.ErrDenied)
 	}
 	if req.URL.Scheme != "https" {
 		for _, prev := range via {
@@ -195,4 +200,11 @@ func redactError(err error) error {
 		return &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: ue.Err}
 	}
 	return err
+}
+
+// Close releases idle connections. The client stays usable; Close is for
+// programs and tests that want no connection left open when they are done.
+func (c *Client) Close() {
+	c.api.CloseIdleConnections()
+	c.plain.CloseIdleConnections()
 }

@@ -259,7 +259,9 @@ func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
 		var errs []error
 		if r.server != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Not longer: net/http counts a connection that never sent a
+			// request as busy for 5s, and a client may open one spare.
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			if err := r.server.Shutdown(ctx); err != nil {
 				errs = append(errs, r.server.Close())
 			}

@@ -118,3 +118,11 @@ func hostOnly(hostport string) string {
 	}
 	return strings.Trim(hostport, "[]")
 }
+
+// IsInternal reports whether hostport ("host", "host:port", "[v6]:port")
+// names this machine or a non-public network by its literal form. A server
+// on the internet must not send imagec to such a host, by a token realm or a
+// redirect.
+func IsInternal(hostport string) bool {
+	return reference.IsLoopback(hostport) || isInternalHost(hostOnly(hostport))
+}

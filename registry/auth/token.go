@@ -179,6 +179,11 @@ func (t *Transport) realmRedirectPolicy(br bearerRequest) func(*http.Request, []
 			return err
 		}
 		if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			// A 307/308 replays a POST body, which carries the refresh
+			// token: it must never reach another host.
+			if req.Method != http.MethodGet && req.Method != http.MethodHead {
+				return fmt.Errorf("token realm for registry %s redirected a %s to another host %s: %w", br.registryHost, req.Method, req.URL.Host, errdefs.ErrDenied)
+			}
 			req.Header.Del("Authorization")
 		}
 		return nil

@@ -153,6 +153,10 @@ func (t *Transport) authorize(ctx context.Context, out *http.Request, host, scop
 	if !ok {
 		return "", nil
 	}
+	if out.URL.Scheme == "http" && !st.plainHTTP {
+		// Learned over https: never sent in cleartext.
+		return "", nil
+	}
 	var authorization string
 	switch st.scheme {
 	case "basic":

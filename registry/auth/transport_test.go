@@ -389,3 +389,40 @@ func TestUnreplayableBodyReturns401ButCachesToken(t *testing.T) {
 		t.Errorf("token requests %d, registry hits %d; want 1 and 2", nTok, nReg)
 	}
 }
+
+// A realm answering the refresh-token POST with a 307 to another host must
+// not get the token replayed there.
+func TestRefreshTokenPOSTNotReplayedToAnotherHost(t *testing.T) {
+	t.Parallel()
+	stolen := make(chan string, 1)
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case stolen <- string(b):
+		default:
+		}
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	t.Cleanup(thief.Close)
+	other := strings.Replace(thief.URL, "127.0.0.1", "localhost", 1)
+	f := newFakeRegistry(t)
+	f.wrapTokens(func(inner http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				http.Redirect(w, r, other+"/steal", http.StatusTemporaryRedirect)
+				return
+			}
+			inner.ServeHTTP(w, r)
+		})
+	})
+	tr := NewTransport(nil, WithCredentials(staticCreds(Credential{IdentityToken: "SECRET-REFRESH"})))
+	_, err := f.do(&http.Client{Transport: tr}, http.MethodGet, "/v2/foo/manifests/latest", nil)
+	if !errors.Is(err, errdefs.ErrDenied) {
+		t.Fatalf("got %v, want the redirect refused", err)
+	}
+	select {
+	case body := <-stolen:
+		t.Fatalf("the refresh token reached another host: %q", body)
+	default:
+	}
+}
