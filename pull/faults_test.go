@@ -1,6 +1,7 @@
 package pull_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
@@ -440,4 +442,35 @@ func openFDs(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(ents)
+}
+
+// Partial data that a crash left corrupted (it resumes, then fails
+// verification) is thrown away once and the blob fetched from zero.
+func TestResumeOverCorruptPartialData(t *testing.T) {
+	t.Parallel()
+	e := newFaultEnv(t, nil)
+	ctx := context.Background()
+	layer := e.img.Layers[0]
+	w, err := e.store.Writer(ctx, ocispec.Descriptor{MediaType: layer.MediaType, Digest: layer.Digest, Size: layer.Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte{0}, int(layer.Size/2))); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	e.proxy.ResetCounters()
+	if _, err := e.puller.Pull(ctx, e.ref); err != nil {
+		t.Fatal(err)
+	}
+	checkStored(t, &env{store: e.store}, e.ref, e.img)
+	var ranged bool
+	for _, r := range e.reg.Requests() {
+		if strings.HasSuffix(r.Path, layer.Digest.String()) && r.Range != "" {
+			ranged = true
+		}
+	}
+	if !ranged {
+		t.Fatal("the partial data was not resumed with a Range request")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -123,6 +124,10 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	restarted := false
 	for attempt := 1; ; attempt++ {
 		err := j.transfer(ctx, desc, id, w, emit)
+		if errors.Is(err, syscall.ENOSPC) {
+			// No retry can help; what was written stays for a resume.
+			return fmt.Errorf("disk full: no space left in store %s (free space and pull again to resume): %w", j.p.store.Root(), err)
+		}
 		if err == nil {
 			emit(progress.Event{ID: id, Action: progress.VerifyingChecksum})
 			err = w.Commit(ctx)

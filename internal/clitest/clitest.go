@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -66,6 +67,50 @@ func Run(t testing.TB, env []string, stdin string, args ...string) Result {
 		res.Code = exit.ExitCode()
 	case err != nil:
 		t.Fatalf("running imagec: %v", err)
+	}
+	return res
+}
+
+// Process is imagec running in the background.
+type Process struct {
+	Cmd            *exec.Cmd
+	Stdout, Stderr bytes.Buffer
+}
+
+// Start runs imagec with args in the background; Wait collects its result.
+func Start(t testing.TB, env []string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Cmd: exec.Command(Binary(t), args...)}
+	p.Cmd.Env = append(os.Environ(), env...)
+	p.Cmd.Stdout, p.Cmd.Stderr = &p.Stdout, &p.Stderr
+	if err := p.Cmd.Start(); err != nil {
+		t.Fatalf("starting imagec: %v", err)
+	}
+	t.Cleanup(func() {
+		if p.Cmd.ProcessState == nil {
+			_ = p.Cmd.Process.Kill()
+			_ = p.Cmd.Wait()
+		}
+	})
+	return p
+}
+
+// Wait waits for the process to end and returns what it printed.
+func (p *Process) Wait(t testing.TB) Result {
+	t.Helper()
+	err := p.Cmd.Wait()
+	res := Result{Stdout: p.Stdout.String(), Stderr: p.Stderr.String()}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		res.Code = exit.ExitCode()
+		if res.Code < 0 {
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				res.Code = 128 + int(ws.Signal())
+			}
+		}
+	case err != nil:
+		t.Fatalf("waiting for imagec: %v", err)
 	}
 	return res
 }
