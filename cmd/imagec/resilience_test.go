@@ -256,6 +256,9 @@ func TestKilledAtRandomPoints(t *testing.T) {
 	}
 	verifyBlobs(t, root)
 	mustRun(t, e.env, "--root", root, "inspect", e.ref)
+	if out := mustRun(t, e.env, "--root", root, "fsck"); !strings.Contains(out, ": 0 problems") {
+		t.Fatalf("fsck after the crashes:\n%s", out)
+	}
 }
 
 // A full disk fails the pull at once with a clear error, without a storm of

@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		newRmiCommand(g),
 		newLoginCommand(g),
 		newLogoutCommand(g),
+		newFsckCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imagec/imagec/fsck"
+)
+
+func newFsckCommand(g *globals) *cobra.Command {
+	var (
+		repair bool
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "fsck [flags]",
+		Short: "Verify every blob and image in the store; --repair removes what is broken",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "table" && format != "json" {
+				return fmt.Errorf("unknown --format %q: use table or json", format)
+			}
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			rep, err := fsck.Check(cmd.Context(), st, fsck.WithRepair(repair))
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printFsck(rep, repair)
+			}
+			left := len(rep.Remaining())
+			switch {
+			case left == 0:
+				return nil
+			case repair:
+				return fmt.Errorf("store has %s that --repair could not fix", problems(left))
+			default:
+				return fmt.Errorf("store has %s (run imagec fsck --repair)", problems(left))
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&repair, "repair", false, "delete corrupt blobs and stray files, remove names whose content is incomplete, prune stale partial downloads")
+	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
+	return cmd
+}
+
+// printFsck prints one line per problem, what repair did, and a summary.
+func printFsck(rep *fsck.Report, repair bool) {
+	for _, p := range rep.Problems {
+		fmt.Fprintln(os.Stdout, oneLine(p.String()))
+	}
+	for _, a := range rep.Repaired {
+		fmt.Fprintln(os.Stdout, "repair: "+oneLine(a))
+	}
+	n := len(rep.Problems)
+	summary := fmt.Sprintf("checked %d blobs, %d images: %s", rep.Blobs, rep.Images, problems(n))
+	if fixed := n - len(rep.Remaining()); repair && n > 0 {
+		if fixed == n {
+			summary += " repaired"
+		} else {
+			summary += fmt.Sprintf(", %d repaired", fixed)
+		}
+	}
+	fmt.Fprintln(os.Stdout, summary)
+}
+
+func problems(n int) string {
+	if n == 1 {
+		return "1 problem"
+	}
+	return fmt.Sprintf("%d problems", n)
+}
