@@ -43,19 +43,16 @@ type Client struct {
 	hosts map[string]*hostEntry
 }
 
-// New builds a Client. It fails if the CA file can't be read or parsed.
+// New builds a Client. It fails if a CA file (WithCAFile, WithHostOptions)
+// can't be read or parsed.
 func New(opts ...Option) (*Client, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	base := o.transport
-	if base == nil {
-		roots, err := rootPool(o)
-		if err != nil {
-			return nil, err
-		}
-		base = newBaseTransport(roots, o.skipVerify)
+	base, err := baseTransport(o)
+	if err != nil {
+		return nil, err
 	}
 	authOpts := []auth.Option{auth.WithUserAgent(o.userAgent)}
 	if o.creds != nil {
@@ -72,11 +69,16 @@ func New(opts ...Option) (*Client, error) {
 // rootPool returns nil (meaning the system roots) unless roots were replaced
 // or a CA file adds to them.
 func rootPool(o options) (*x509.CertPool, error) {
-	pool := o.rootCAs
 	if o.caFile == "" {
-		return pool, nil
+		return o.rootCAs, nil
 	}
-	pem, err := os.ReadFile(o.caFile)
+	return addCAFile(o.rootCAs, o.caFile)
+}
+
+// addCAFile returns a copy of pool (nil meaning the system roots) with the
+// PEM certificates of path added.
+func addCAFile(pool *x509.CertPool, path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading CA file: %w: %w", err, errdefs.ErrInvalidArgument)
 	}
@@ -86,7 +88,7 @@ func rootPool(o options) (*x509.CertPool, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s holds no PEM certificate: %w", o.caFile, errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate: %w", path, errdefs.ErrInvalidArgument)
 	}
 	return pool, nil
 }

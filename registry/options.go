@@ -30,6 +30,7 @@ type options struct {
 	baseDelay  time.Duration
 	stall      time.Duration
 	transport  http.RoundTripper
+	hosts      map[string]HostOptions // keyed by hostKey
 }
 
 func defaultOptions() options {
@@ -101,7 +102,8 @@ func WithStallTimeout(d time.Duration) Option {
 }
 
 // WithTransport sets the base transport below authentication, for tests and
-// fault-injecting proxies; the TLS options then don't apply. Default: a tuned
+// fault-injecting proxies; the TLS options (client-wide and per host) then
+// don't apply. Default: a tuned
 // *http.Transport honouring the proxy environment variables, with HTTP/2,
 // keep-alives and 16 idle connections per host.
 func WithTransport(rt http.RoundTripper) Option {

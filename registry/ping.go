@@ -18,7 +18,8 @@ type hostEntry struct {
 
 // Ping checks /v2/ on host and decides the scheme: https first; when https
 // fails at the connection or TLS level and plain HTTP is allowed for host
-// (loopback, or WithInsecureAllowHTTP), http is tried. A 200 or 401 is
+// (loopback, WithInsecureAllowHTTP, or the host's HostOptions), http is
+// tried. A 200 or 401 is
 // success. host is a registry host as in reference.Host; "docker.io" is
 // mapped to the host serving Docker Hub. The scheme is cached, so later calls for host don't ping again.
 // TLS verification failures are not retried and wrap
@@ -69,7 +70,7 @@ func (c *Client) scheme(ctx context.Context, host string) (string, error) {
 }
 
 func (c *Client) ping(ctx context.Context, host string) (string, error) {
-	allowHTTP := allowPlainHTTP(host, c.opts.allowHTTP)
+	allowHTTP := allowPlainHTTP(host, c.opts.allowHTTP || c.opts.hostOptions(host).InsecureAllowHTTP)
 	var scheme string
 	ok := func(status int) bool { return status == http.StatusOK || status == http.StatusUnauthorized }
 	resp, err := c.retry(ctx, host, ok, func(ctx context.Context) (*http.Response, error) {

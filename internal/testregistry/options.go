@@ -1,5 +1,13 @@
 package testregistry
 
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/imagec/imagec/errdefs"
+)
+
 // Option configures a Registry started by New or Start.
 type Option func(*config)
 
@@ -11,6 +19,7 @@ type config struct {
 	tls        bool
 	storageDir string
 	addr       string
+	remoteURL  string // pull-through upstream, "" for a normal registry
 }
 
 func defaultConfig() config {
@@ -59,4 +68,39 @@ func WithStorageDir(dir string) Option {
 // port).
 func WithAddr(addr string) Option {
 	return func(c *config) { c.addr = addr }
+}
+
+// WithPullThrough runs the registry as a CNCF Distribution pull-through
+// cache (proxy mode) of the registry at remoteURL, e.g. another test
+// registry's URL. A pulled manifest or blob is fetched from upstream once,
+// stored (in memory, or under WithStorageDir) and served locally after that,
+// without expiry; tags are still resolved upstream on every request. The
+// cache pulls anonymously through http.DefaultTransport, so the upstream
+// must be plain HTTP (or HTTPS trusted by the system roots) without
+// authentication, and it must be running when New is called (Distribution
+// pings it at start-up). As Distribution does in proxy mode, the registry
+// refuses pushes, deletes and blob mounts (405 UNSUPPORTED). Note that
+// Distribution tracks in-flight blob downloads per digest process-wide:
+// a blob that another cache in the same process is downloading at that
+// moment is streamed from upstream without being cached, so concurrent
+// tests should not pull identical fixtures through caches. Default: not a
+// cache.
+func WithPullThrough(remoteURL string) Option {
+	return func(c *config) { c.remoteURL = remoteURL }
+}
+
+// checkRemoteURL accepts a pull-through upstream of the form
+// http(s)://host[:port], dropping a trailing slash: Distribution appends
+// "/v2/" to it as is.
+func (c *config) checkRemoteURL() error {
+	if c.remoteURL == "" {
+		return nil
+	}
+	c.remoteURL = strings.TrimSuffix(c.remoteURL, "/")
+	u, err := url.Parse(c.remoteURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("testregistry: pull-through upstream %q is not http(s)://host[:port]: %w", c.remoteURL, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }

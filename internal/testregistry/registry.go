@@ -72,6 +72,9 @@ func New(ctx context.Context, opts ...Option) (*Registry, error) {
 	if cfg.basicAuth && cfg.tokenAuth {
 		return nil, fmt.Errorf("testregistry: basic and token auth are exclusive: %w", errdefs.ErrInvalidArgument)
 	}
+	if err := cfg.checkRemoteURL(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -157,7 +160,8 @@ func (r *Registry) start(ctx context.Context) error {
 
 // registryConfig builds the Distribution configuration: in-memory or
 // filesystem storage, no redis, no debug server, no health checks, no
-// upload purger, deletes allowed, foreign-layer URLs allowed.
+// upload purger, deletes allowed, foreign-layer URLs allowed, and proxy mode
+// with WithPullThrough.
 func (r *Registry) registryConfig(serverTLS *tls.Config) (*configuration.Configuration, error) {
 	c := &configuration.Configuration{}
 	c.Log.Level = "error"
@@ -173,6 +177,10 @@ func (r *Registry) registryConfig(serverTLS *tls.Config) (*configuration.Configu
 		c.Storage["filesystem"] = configuration.Parameters{"rootdirectory": r.cfg.storageDir}
 	} else {
 		c.Storage["inmemory"] = configuration.Parameters{}
+	}
+	if r.cfg.remoteURL != "" {
+		noExpiry := time.Duration(0) // zero turns the TTL scheduler off
+		c.Proxy = configuration.Proxy{RemoteURL: r.cfg.remoteURL, TTL: &noExpiry}
 	}
 	// Foreign layers point at arbitrary http(s) URLs; without an allow list
 	// Distribution rejects every manifest that has one.

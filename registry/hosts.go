@@ -1,0 +1,110 @@
+package registry
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/imagec/imagec/reference"
+)
+
+// HostOptions are TLS and plain-HTTP settings for one registry host.
+type HostOptions struct {
+	// InsecureAllowHTTP lets Ping fall back to plain HTTP for this host, as
+	// WithInsecureAllowHTTP does for every host.
+	InsecureAllowHTTP bool
+	// CAFile adds the PEM certificates in the file to the roots trusted for
+	// this host only (on top of the system roots, WithRootCAs and
+	// WithCAFile). New fails if it can't be read or holds no certificate.
+	CAFile string
+	// InsecureSkipVerify turns off TLS verification for this host only.
+	InsecureSkipVerify bool
+}
+
+// WithHostOptions sets options for specific hosts (host:port as dialed), on
+// top of the client-wide ones: a host's CA file adds to the client's roots
+// and its InsecureSkipVerify or InsecureAllowHTTP can only loosen the
+// client's settings. Hosts are matched case-insensitively and exactly
+// ("example.com" does not match "example.com:443"); "docker.io" means the
+// host serving Docker Hub. The TLS settings apply to connections to that
+// host only, so a redirect to a CDN, or a token realm on another host, is
+// verified with the client-wide roots. With WithTransport the TLS settings
+// are ignored and InsecureAllowHTTP still applies. Calls add to each other,
+// a later one replacing a host given earlier. Default: none.
+func WithHostOptions(hosts map[string]HostOptions) Option {
+	return func(o *options) {
+		if o.hosts == nil {
+			o.hosts = make(map[string]HostOptions, len(hosts))
+		}
+		for h, ho := range hosts {
+			o.hosts[hostKey(h)] = ho
+		}
+	}
+}
+
+// hostKey is how hosts are matched: lowercase (DNS names are
+// case-insensitive) and with Docker Hub's domain mapped to its API host.
+func hostKey(host string) string {
+	return reference.RegistryHost(strings.ToLower(host))
+}
+
+// hostOptions returns the options given for host, the zero value if none.
+func (o *options) hostOptions(host string) HostOptions {
+	return o.hosts[hostKey(host)]
+}
+
+// baseTransport builds what sits below authentication: the caller's
+// transport if given, else the default transport, routed per host when some
+// host has TLS settings of its own.
+func baseTransport(o options) (http.RoundTripper, error) {
+	if o.transport != nil {
+		return o.transport, nil
+	}
+	roots, err := rootPool(o)
+	if err != nil {
+		return nil, err
+	}
+	def := newBaseTransport(roots, o.skipVerify)
+	perHost := map[string]*http.Transport{}
+	for host, ho := range o.hosts {
+		if ho.CAFile == "" && !ho.InsecureSkipVerify {
+			continue // plain-HTTP policy only: the default transport fits
+		}
+		hostRoots := roots
+		if ho.CAFile != "" {
+			if hostRoots, err = addCAFile(roots, ho.CAFile); err != nil {
+				return nil, fmt.Errorf("registry host %s: %w", host, err)
+			}
+		}
+		perHost[host] = newBaseTransport(hostRoots, o.skipVerify || ho.InsecureSkipVerify)
+	}
+	if len(perHost) == 0 {
+		return def, nil
+	}
+	return &hostRouter{def: def, hosts: perHost}, nil
+}
+
+// hostRouter sends each request through the transport built for its host.
+// A transport has one TLS configuration; a transport per host gives each its
+// roots and verification without custom TLS dialing, which would lose the
+// transport's proxy and HTTP/2 handling.
+type hostRouter struct {
+	def   *http.Transport
+	hosts map[string]*http.Transport
+}
+
+func (r *hostRouter) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t, ok := r.hosts[hostKey(req.URL.Host)]; ok {
+		return t.RoundTrip(req)
+	}
+	return r.def.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections (Client.Close)
+// reach every transport.
+func (r *hostRouter) CloseIdleConnections() {
+	r.def.CloseIdleConnections()
+	for _, t := range r.hosts {
+		t.CloseIdleConnections()
+	}
+}
