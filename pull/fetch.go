@@ -18,6 +18,7 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/store"
 )
 
@@ -121,9 +122,19 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	}
 	defer w.Close()
 
+	for i := j.src; ; i++ {
+		err = j.downloadFrom(ctx, j.remotes[i], desc, id, w, emit)
+		if err == nil || errors.Is(err, syscall.ENOSPC) || !j.fallBack(ctx, i, err) {
+			return err
+		}
+	}
+}
+
+// downloadFrom runs the attempts of one blob at one endpoint.
+func (j *job) downloadFrom(ctx context.Context, remote reference.Reference, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
 	restarted := false
 	for attempt := 1; ; attempt++ {
-		err := j.transfer(ctx, desc, id, w, emit)
+		err := j.transfer(ctx, remote, desc, id, w, emit)
 		if errors.Is(err, syscall.ENOSPC) {
 			// No retry can help; what was written stays for a resume.
 			return fmt.Errorf("disk full: no space left in store %s (free space and pull again to resume): %w", j.p.store.Root(), err)
@@ -175,8 +186,8 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 // transfer streams the blob from the writer's offset to its end. The
 // registry client bounds the body at the descriptor's size; the writer
 // hashes as it writes, so the bytes are read exactly once.
-func (j *job) transfer(ctx context.Context, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
-	body, start, err := j.p.client.OpenBlob(ctx, j.ref, desc, w.Offset())
+func (j *job) transfer(ctx context.Context, remote reference.Reference, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+	body, start, err := j.p.client.OpenBlob(ctx, remote, desc, w.Offset())
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry"
 )
 
 // job is one Pull call: the reference, its options and what it fetched.
@@ -21,6 +22,10 @@ type job struct {
 	p    *Puller
 	ref  reference.Reference
 	opts pullOptions
+	// remotes are ref at each endpoint (mirrors, then the registry); src
+	// is the one the manifest came from.
+	remotes []reference.Reference
+	src     int
 
 	fetched counter
 }
@@ -44,20 +49,13 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 			return j.finish(res, true), nil
 		}
 	}
-	if err := j.p.client.Ping(ctx, j.ref.Host()); err != nil {
-		return nil, err
-	}
-	if hadPrevious && j.ref.Digest() == "" {
-		if res, ok := j.unchanged(ctx, previous); ok {
-			return j.finish(res, true), nil
-		}
-	}
-
-	top, err := j.fetchManifest(ctx, j.ref, j.ref.Digest())
+	top, res, err := j.resolve(ctx, previous, hadPrevious)
 	if err != nil {
 		return nil, err
 	}
-	var res *Result
+	if res != nil {
+		return j.finish(res, true), nil
+	}
 	switch {
 	case top.parsed.Schema1 != nil:
 		res, err = j.pullSchema1(ctx, top)
@@ -71,6 +69,36 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	}
 	upToDate := hadPrevious && previous.RepoDigest() == res.Digest && j.fetched.load() == 0
 	return j.finish(res, upToDate), nil
+}
+
+// resolve finds the image at the first endpoint that has it: an unchanged
+// tag ends the pull there (res set), else the top manifest is fetched.
+func (j *job) resolve(ctx context.Context, previous *image.Image, hadPrevious bool) (*document, *Result, error) {
+	for i := range j.remotes {
+		j.src = i
+		remote := j.source()
+		pingCtx := ctx
+		if i < len(j.remotes)-1 {
+			pingCtx = registry.NoRetry(ctx) // a dead mirror hands over at once
+		}
+		err := j.p.client.Ping(pingCtx, remote.Host())
+		if err == nil && hadPrevious && j.ref.Digest() == "" {
+			if res, ok := j.unchanged(ctx, previous); ok {
+				return nil, res, nil
+			}
+		}
+		var top *document
+		if err == nil {
+			top, err = j.fetchManifest(ctx, remote, j.ref.Digest())
+		}
+		if err == nil {
+			return top, nil, nil
+		}
+		if !j.fallBack(ctx, i, err) {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, fmt.Errorf("no endpoint for %s: %w", j.ref, errdefs.ErrNotFound)
 }
 
 // recorded loads the image the store already has under this name, if any.
@@ -92,7 +120,7 @@ func (j *job) recorded(ctx context.Context) (*image.Image, bool) {
 // unchanged asks the registry, with a HEAD, whether the tag still points where
 // the store's record does; if so and every blob is present, nothing is fetched.
 func (j *job) unchanged(ctx context.Context, previous *image.Image) (*Result, bool) {
-	head, err := j.p.client.HeadManifest(ctx, j.ref, manifest.Accept)
+	head, err := j.p.client.HeadManifest(ctx, j.source(), manifest.Accept)
 	if err != nil || head.Digest == "" || head.Digest != previous.RepoDigest() {
 		return nil, false
 	}
@@ -171,7 +199,7 @@ func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := j.fetchManifest(ctx, j.ref, child.Digest)
+	doc, err := j.fetchManifest(ctx, j.source(), child.Digest)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,8 @@ type Puller struct {
 	attempts int
 	backoff  time.Duration
 
+	endpoints func(domain string) []Endpoint
+
 	mu       sync.Mutex
 	inflight map[digest.Digest]*flight
 	slots    chan struct{}
@@ -139,7 +141,11 @@ func (p *Puller) Pull(ctx context.Context, ref reference.Reference, opts ...Pull
 	for _, fn := range opts {
 		fn(&o)
 	}
-	j := &job{p: p, ref: ref, opts: o}
+	remotes, err := p.remotes(ref)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+	}
+	j := &job{p: p, ref: ref, opts: o, remotes: remotes, src: len(remotes) - 1}
 	res, err := j.run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)

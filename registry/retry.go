@@ -51,7 +51,7 @@ func (c *Client) retry(ctx context.Context, host string, ok func(status int) boo
 				delay = wait
 			}
 		}
-		if attempt+1 >= c.opts.attempts {
+		if attempt+1 >= c.opts.attempts || ctx.Value(noRetryKey{}) != nil {
 			if c.opts.attempts == 1 {
 				return nil, lastErr
 			}
@@ -116,4 +116,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return context.Cause(ctx)
 	}
+}
+
+type noRetryKey struct{}
+
+// NoRetry marks ctx so that requests made with it are tried once: for a
+// mirror, where a failure should hand over to the next endpoint at once
+// rather than after a round of backoff.
+func NoRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noRetryKey{}, true)
 }

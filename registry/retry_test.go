@@ -191,3 +191,17 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff with zero base = %s", d)
 	}
 }
+
+func TestNoRetryTriesOnce(t *testing.T) {
+	t.Parallel()
+	var attempts counter
+	srv := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		attempts.hit()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	c := newTestClient(t)
+	_, err := c.GetManifest(NoRetry(context.Background()), refOn(t, srv, "repo:tag"), nil)
+	if !errors.Is(err, errdefs.ErrUnavailable) || attempts.get() != 1 {
+		t.Fatalf("err %v after %d attempts, want one attempt", err, attempts.get())
+	}
+}

@@ -65,7 +65,7 @@ func printFsck(rep *fsck.Report, repair bool) {
 		fmt.Fprintln(os.Stdout, "repair: "+oneLine(a))
 	}
 	n := len(rep.Problems)
-	summary := fmt.Sprintf("checked %d blobs, %d images: %s", rep.Blobs, rep.Images, problems(n))
+	summary := fmt.Sprintf("checked %s, %s: %s", count(rep.Blobs, "blob"), count(rep.Images, "image"), problems(n))
 	if fixed := n - len(rep.Remaining()); repair && n > 0 {
 		if fixed == n {
 			summary += " repaired"
@@ -76,9 +76,12 @@ func printFsck(rep *fsck.Report, repair bool) {
 	fmt.Fprintln(os.Stdout, summary)
 }
 
-func problems(n int) string {
+func problems(n int) string { return count(n, "problem") }
+
+// count says "1 blob", "2 blobs".
+func count(n int, noun string) string {
 	if n == 1 {
-		return "1 problem"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d problems", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }

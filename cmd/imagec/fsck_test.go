@@ -64,7 +64,7 @@ func TestFsckCorruptBlobThenRepair(t *testing.T) {
 		return clitest.Run(t, env, "", append([]string{"--root", root, "fsck"}, args...)...)
 	}
 
-	if res := fsck(); res.Code != 0 || res.Stdout != "checked 3 blobs, 1 images: 0 problems\n" || res.Stderr != "" {
+	if res := fsck(); res.Code != 0 || res.Stdout != "checked 3 blobs, 1 image: 0 problems\n" || res.Stderr != "" {
 		t.Fatalf("fsck of a clean store: %+v", res)
 	}
 
@@ -82,7 +82,7 @@ func TestFsckCorruptBlobThenRepair(t *testing.T) {
 	if res.Code != 1 || len(lines) != 3 ||
 		!strings.HasPrefix(lines[0], "corrupt-blob "+layer.String()+" : content (11 bytes) hashes to sha256:") ||
 		!strings.HasPrefix(lines[1], "dangling-name example.com/app:1 : content incomplete: layer of manifest sha256:") ||
-		lines[2] != "checked 3 blobs, 1 images: 2 problems" {
+		lines[2] != "checked 3 blobs, 1 image: 2 problems" {
 		t.Fatalf("fsck of a corrupt store: exit %d\n%s", res.Code, res.Stdout)
 	}
 	if res.Stderr != "imagec: store has 2 problems (run imagec fsck --repair)\n" {
@@ -106,7 +106,7 @@ func TestFsckCorruptBlobThenRepair(t *testing.T) {
 	if res.Code != 0 || res.Stderr != "" ||
 		!strings.Contains(res.Stdout, "repair: removed name example.com/app:1\n") ||
 		!strings.Contains(res.Stdout, "repair: deleted corrupt blob "+layer.String()+"\n") ||
-		!strings.HasSuffix(res.Stdout, "checked 3 blobs, 1 images: 2 problems repaired\n") {
+		!strings.HasSuffix(res.Stdout, "checked 3 blobs, 1 image: 2 problems repaired\n") {
 		t.Fatalf("fsck --repair: %+v", res)
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {

@@ -132,7 +132,11 @@ func readPassword(in *bufio.Reader, fromStdin bool) (string, error) {
 
 // checkLogin proves the credentials against the registry before saving.
 func checkLogin(ctx context.Context, g *globals, host string, cred auth.Credential) error {
-	client, err := g.client(registry.WithCredentials(func(context.Context, string) (auth.Credential, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return err
+	}
+	client, err := g.client(cfg, registry.WithCredentials(func(context.Context, string) (auth.Credential, error) {
 		return cred, nil
 	}))
 	if err != nil {

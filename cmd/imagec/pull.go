@@ -65,11 +65,15 @@ func newPullCommand(g *globals) *cobra.Command {
 					return cred, nil
 				}))
 			}
-			client, err := g.client(extra...)
+			cfg, err := g.loadConfig()
 			if err != nil {
 				return err
 			}
-			puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(parallel))
+			client, err := g.client(cfg, extra...)
+			if err != nil {
+				return err
+			}
+			puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(parallel), endpoints(cfg))
 			opts = append(opts, pull.WithProgress(out), pull.WithForeignLayers(foreign))
 			_, err = puller.Pull(cmd.Context(), ref, opts...)
 			if cerr := out.Close(); err == nil {
