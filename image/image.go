@@ -22,6 +22,12 @@ import (
 // docker shows (and pins) the schema 1 digest.
 const AnnotationSourceDigest = "io.imagec.source.digest"
 
+// AnnotationSourceBlob, on an index imagec wrote around a Docker-typed image,
+// names the blob holding the document the registry sent (a manifest list, or
+// a signed schema 1 manifest), which no descriptor references otherwise; it
+// keeps that blob alive through garbage collection.
+const AnnotationSourceBlob = "io.imagec.source.blob"
+
 // Image is one image as recorded in the store.
 type Image struct {
 	// Name is the full reference the image is recorded under.

@@ -254,7 +254,7 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 		if top.parsed.Index != nil {
 			children = top.parsed.Index.Manifests
 		}
-		wrapper, wentry, err := wrapIndex(top.desc.Digest, children)
+		wrapper, wentry, err := wrapIndex(top.desc.Digest, top.desc.Digest, children)
 		if err != nil {
 			return nil, err
 		}

@@ -27,11 +27,15 @@ func platformOf(cfg *ocispec.Image) *ocispec.Platform {
 // converted schema 1 image is entered through a small OCI index listing the
 // same manifests, stored byte for byte beside it. The digest the registry
 // serves the image under is kept as an annotation: it is the repo digest.
-func wrapIndex(source digest.Digest, children []ocispec.Descriptor) (*document, ocispec.Descriptor, error) {
+//
+// original is the stored blob of the document the registry sent, kept
+// referenced through an annotation of the index.
+func wrapIndex(source, original digest.Digest, children []ocispec.Descriptor) (*document, ocispec.Descriptor, error) {
 	body, err := json.Marshal(ocispec.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: children,
+		Versioned:   specs.Versioned{SchemaVersion: 2},
+		MediaType:   ocispec.MediaTypeImageIndex,
+		Manifests:   children,
+		Annotations: map[string]string{image.AnnotationSourceBlob: original.String()},
 	})
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err

@@ -145,6 +145,13 @@ func (p *Puller) Pull(ctx context.Context, ref reference.Reference, opts ...Pull
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
+	// Blobs are committed before the name that keeps them is written: hold
+	// off garbage collection until then.
+	release, err := p.store.Lease(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
+	}
+	defer release()
 	j := &job{p: p, ref: ref, opts: o, remotes: remotes, src: len(remotes) - 1}
 	res, err := j.run(ctx)
 	if err != nil {

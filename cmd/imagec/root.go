@@ -43,6 +43,7 @@ func newRootCommand() *cobra.Command {
 		newLoginCommand(g),
 		newLogoutCommand(g),
 		newFsckCommand(g),
+		newGCCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry/schema1reg"
 	"github.com/imagec/imagec/pull"
@@ -87,6 +88,11 @@ func TestPullSignedSchema1(t *testing.T) {
 		if _, ok := raw[k]; ok {
 			t.Fatalf("config keeps the v1 key %q", k)
 		}
+	}
+
+	// Nothing of a schema 1 image is garbage, the signed original included.
+	if rep, err := gc.Collect(ctx, st); err != nil || rep.Blobs != 0 {
+		t.Fatalf("gc of a named schema 1 image: %+v %v", rep, err)
 	}
 
 	again, err := puller.Pull(ctx, ref)

@@ -1,0 +1,47 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imagec/imagec/internal/testregistry"
+)
+
+func countBlobs(t *testing.T, root string) int {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(root, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// rmi then gc frees the space (hello: 3 layers, its config, its manifest and
+// the index naming it); what other images use stays.
+func TestRmiThenGCFreesSpace(t *testing.T) {
+	t.Parallel()
+	reg, root, env := seeded(t)
+	hello, oci := reg.Host+"/"+testregistry.SampleHello, reg.Host+"/"+testregistry.SampleOCI
+	mustRun(t, env, "--root", root, "pull", hello)
+	mustRun(t, env, "--root", root, "pull", oci)
+	before := countBlobs(t, root)
+	if out := mustRun(t, env, "--root", root, "gc"); !strings.HasPrefix(out, "removed 0 blobs") {
+		t.Fatalf("gc with everything named: %q", out)
+	}
+	mustRun(t, env, "--root", root, "rmi", hello)
+	if out := mustRun(t, env, "--root", root, "gc", "--dry-run"); !strings.HasPrefix(out, "would remove 6 blobs") || countBlobs(t, root) != before {
+		t.Fatalf("dry run: %q, %d blobs", out, countBlobs(t, root))
+	}
+	if out := mustRun(t, env, "--root", root, "gc"); !strings.HasPrefix(out, "removed 6 blobs") {
+		t.Fatalf("gc after rmi: %q", out)
+	}
+	if n := countBlobs(t, root); n != before-6 {
+		t.Fatalf("%d blobs left, want %d", n, before-6)
+	}
+	if out := mustRun(t, env, "--root", root, "pull", oci); !strings.Contains(out, "Image is up to date") {
+		t.Fatalf("the kept image lost content:\n%s", out)
+	}
+	mustRun(t, env, "--root", root, "fsck")
+}

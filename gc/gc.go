@@ -1,0 +1,158 @@
+// Package gc removes from a store what no image name references: blobs,
+// unpacked layers and abandoned partial downloads.
+package gc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/store"
+)
+
+// Report says what a collection removed.
+type Report struct {
+	// Blobs removed and the bytes they held.
+	Blobs int   `json:"blobs"`
+	Bytes int64 `json:"bytes"`
+	// Ingest entries (partial downloads) pruned.
+	Ingest int `json:"ingest"`
+	// Extra is what Sweepers removed, by kind.
+	Extra map[string]int `json:"extra,omitempty"`
+}
+
+// Sweeper removes what a part of the store keeps outside blobs/ (such as
+// unpacked layers) and is no longer needed, given the blobs that stay.
+type Sweeper func(ctx context.Context, live map[digest.Digest]bool) (kind string, removed int, err error)
+
+// Option configures Collect.
+type Option func(*options)
+
+type options struct {
+	dryRun   bool
+	sweepers []Sweeper
+}
+
+// WithDryRun reports what would be removed without removing it. Default false.
+func WithDryRun(dry bool) Option { return func(o *options) { o.dryRun = dry } }
+
+// WithSweeper adds a sweeper run after the blobs are marked. Default none.
+func WithSweeper(s Sweeper) Option { return func(o *options) { o.sweepers = append(o.sweepers, s) } }
+
+// Collect marks every blob reachable from the store's image names and
+// removes the rest. It waits for running pulls to finish (their leases) and
+// keeps new ones out while it works. A name whose documents cannot be read
+// stops the collection, since what they reference is unknown: run fsck.
+func Collect(ctx context.Context, st *store.Store, opts ...Option) (*Report, error) {
+	var o options
+	for _, fn := range opts {
+		fn(&o)
+	}
+	release, err := st.Exclusive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	live, err := Live(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Extra: map[string]int{}}
+	var dead []digest.Digest
+	err = st.Walk(ctx, func(d digest.Digest, size int64) error {
+		if !live[d] {
+			dead = append(dead, d)
+			rep.Blobs++
+			rep.Bytes += size
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if o.dryRun {
+		return rep, nil
+	}
+	for _, d := range dead {
+		if err := st.Delete(ctx, d); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			return rep, fmt.Errorf("gc: removing %s: %w", d, err)
+		}
+	}
+	if rep.Ingest, err = st.PruneIngest(ctx); err != nil {
+		return rep, fmt.Errorf("gc: pruning partial downloads: %w", err)
+	}
+	for _, sweep := range o.sweepers {
+		kind, n, err := sweep(ctx, live)
+		if err != nil {
+			return rep, fmt.Errorf("gc: %s: %w", kind, err)
+		}
+		rep.Extra[kind] += n
+	}
+	return rep, nil
+}
+
+// Live is the set of blobs reachable from the store's names: each entry,
+// the children of indexes that are present, their configs and layers, and
+// the original documents imagec keeps beside the indexes it wrote.
+func Live(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) {
+	entries, err := st.Images(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := map[digest.Digest]bool{}
+	for _, e := range entries {
+		if err := mark(ctx, st, e, live); err != nil {
+			return nil, fmt.Errorf("gc: image %s: %w (run imagec fsck)", e.Annotations[ocispec.AnnotationRefName], err)
+		}
+	}
+	return live, nil
+}
+
+func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live map[digest.Digest]bool) error {
+	if live[desc.Digest] {
+		return nil
+	}
+	live[desc.Digest] = true
+	if !manifest.IsIndex(desc.MediaType) && !manifest.IsImage(desc.MediaType) {
+		return nil
+	}
+	if _, err := st.Info(ctx, desc.Digest); errors.Is(err, errdefs.ErrNotFound) {
+		return nil // an index child that was not pulled
+	}
+	body, err := st.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
+	if err != nil {
+		return err
+	}
+	parsed, err := manifest.Parse(desc.MediaType, body)
+	if err != nil {
+		return err
+	}
+	switch {
+	case parsed.Index != nil:
+		for _, m := range parsed.Index.Manifests {
+			if err := mark(ctx, st, m, live); err != nil {
+				return err
+			}
+		}
+		// After the children: for a Docker manifest the original is the
+		// child itself, which must be walked, not just kept.
+		if src := parsed.Index.Annotations[image.AnnotationSourceBlob]; src != "" {
+			if d, err := digest.Parse(src); err == nil {
+				live[d] = true
+			}
+		}
+	case parsed.Image != nil:
+		live[parsed.Image.Config.Digest] = true
+		for _, l := range parsed.Image.Layers {
+			live[l.Digest] = true
+		}
+	}
+	return nil
+}
