@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 BIN       := bin
 
-.PHONY: build test unit fuzz demo clean
+.PHONY: build test unit fuzz demo clean bench
 
 build:
 	$(GO) build -o $(BIN)/imagec ./cmd/imagec
@@ -34,3 +34,9 @@ demo: build
 
 clean:
 	rm -rf $(BIN)
+
+# Times imagec next to the peers installed here (crane, skopeo, regctl,
+# containerd) and writes docs/benchmarks.md. Not part of `make test`.
+BENCHFLAGS ?= -runs 5 -scale 1
+bench:
+	$(GO) run ./cmd/imagec-bench $(BENCHFLAGS)

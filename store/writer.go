@@ -11,6 +11,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/imagec/imagec/errdefs"
 )
@@ -43,6 +44,7 @@ type Writer struct {
 	digester  digest.Digester
 	hash      hash.Hash // digester.Hash(), kept to avoid a call per Write
 	offset    int64
+	flushed   int64 // data up to here has been handed to writeback
 	closed    bool
 	committed bool
 }
@@ -112,7 +114,7 @@ func (w *Writer) resume() error {
 	if err != nil {
 		return w.errorf("resume: re-hash partial data: %w", err)
 	}
-	w.offset = n
+	w.offset, w.flushed = n, n
 	return nil
 }
 
@@ -133,8 +135,18 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if err != nil {
 		return n, w.errorf("write: %w", err)
 	}
+	if w.offset-w.flushed >= writebackChunk {
+		// Start writing back what is done, without waiting, so that the
+		// fsync at Commit finds the disk mostly caught up instead of
+		// writing the whole blob then.
+		_ = unix.SyncFileRange(int(w.data.Fd()), w.flushed, w.offset-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		w.flushed = w.offset
+	}
 	return n, nil
 }
+
+// writebackChunk is how much written data prompts an early writeback.
+const writebackChunk = 8 << 20
 
 // Offset returns how many bytes the ingest entry holds, including data
 // resumed from an earlier writer.
@@ -153,7 +165,7 @@ func (w *Writer) Reset() error {
 		return w.errorf("reset: %w", err)
 	}
 	w.hash.Reset()
-	w.offset = 0
+	w.offset, w.flushed = 0, 0
 	return nil
 }
 

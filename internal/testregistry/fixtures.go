@@ -190,3 +190,25 @@ func (img *Image) finish(seed int64) error {
 func descriptorFor(mediaType string, body []byte) ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(body), Size: int64(len(body))}
 }
+
+// ImageFromTars builds an image whose layers are the given uncompressed
+// tars, bottom first, compressed with c (for benchmarks and tests that need
+// particular content).
+func ImageFromTars(seed int64, f Format, c Compression, p ocispec.Platform, tars [][]byte) (*Image, error) {
+	img := &Image{Format: f, Platform: p}
+	mediaType, err := layerMediaType(f, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range tars {
+		l, err := newLayer(mediaType, c, raw)
+		if err != nil {
+			return nil, err
+		}
+		img.Layers = append(img.Layers, l)
+	}
+	if err := img.finish(seed); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
