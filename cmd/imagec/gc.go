@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/imagec/imagec/gc"
+	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/progress"
 )
 
@@ -24,7 +27,19 @@ func newGCCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := gc.Collect(cmd.Context(), st, gc.WithDryRun(dryRun))
+			ls, err := layers.Open(st)
+			if err != nil {
+				return err
+			}
+			sweep := func(ctx context.Context, _ map[digest.Digest]bool) (string, int, error) {
+				live, err := layers.LiveChains(ctx, st)
+				if err != nil {
+					return "unpacked layers", 0, err
+				}
+				n, err := ls.Sweep(ctx, live)
+				return "unpacked layers", n, err
+			}
+			rep, err := gc.Collect(cmd.Context(), st, gc.WithDryRun(dryRun), gc.WithSweeper(sweep))
 			if err != nil {
 				return err
 			}

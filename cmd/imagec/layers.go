@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/progress"
 )
 
@@ -24,10 +25,19 @@ func newLayersCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ls, err := layers.Open(st)
+			if err != nil {
+				return err
+			}
+			unpacked := ls.Unpacked(imgs[0])
 			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			fmt.Fprintln(w, "DIGEST\tDIFF ID\tSIZE\tCREATED BY")
-			for _, l := range imgs[0].Layers() {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Desc.Digest, l.DiffID, progress.HumanSize(l.Desc.Size), truncate(l.CreatedBy, 60))
+			fmt.Fprintln(w, "DIGEST\tDIFF ID\tSIZE\tUNPACKED\tCREATED BY")
+			for i, l := range imgs[0].Layers() {
+				yes := "no"
+				if unpacked[i] {
+					yes = "yes"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Desc.Digest, l.DiffID, progress.HumanSize(l.Desc.Size), yes, truncate(l.CreatedBy, 60))
 			}
 			return w.Flush()
 		},

@@ -6,25 +6,120 @@ import (
 	"fmt"
 	"os"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
+	"github.com/imagec/imagec/store"
 )
+
+// pullFlags are the flags of every command that may pull.
+type pullFlags struct {
+	platform     string
+	progressMode string
+	parallel     int
+	foreign      bool
+	username     string
+	passStdin    bool
+}
+
+func (pf *pullFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&pf.platform, "platform", "", "platform to pull from a multi-platform image, os/arch[/variant] (default the host's)")
+	f.StringVar(&pf.progressMode, "progress", "auto", "progress output: auto, tty, plain or json (Docker's JSON message stream)")
+	f.IntVar(&pf.parallel, "max-concurrent-downloads", pull.DefaultMaxConcurrentDownloads, "how many layers to download (and unpack) at once")
+	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
+	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
+	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the registry")
+}
+
+// wantPlatform is the --platform flag parsed, or nil for the host's.
+func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
+	if pf.platform == "" {
+		return nil, nil
+	}
+	p, err := manifest.ParsePlatform(pf.platform)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// pull pulls ref into st, printing progress to w, and returns the pulled
+// image as the store now has it.
+func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File) (*image.Image, error) {
+	platform, err := pf.wantPlatform()
+	if err != nil {
+		return nil, err
+	}
+	out, err := progress.New(pf.progressMode, w)
+	if err != nil {
+		return nil, err
+	}
+	var extra []registry.Option
+	if pf.username != "" || pf.passStdin {
+		cred, err := flagCredential(pf.username, pf.passStdin)
+		if err != nil {
+			return nil, err
+		}
+		extra = append(extra, registry.WithCredentials(func(_ context.Context, host string) (auth.Credential, error) {
+			// Only for the registry being pulled from: never offered to another host.
+			if host != ref.Host() {
+				return auth.Credential{}, nil
+			}
+			return cred, nil
+		}))
+	}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	client, err := g.client(cfg, extra...)
+	if err != nil {
+		return nil, err
+	}
+	puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(pf.parallel), endpoints(cfg))
+	opts := []pull.PullOption{pull.WithProgress(out), pull.WithForeignLayers(pf.foreign)}
+	if platform != nil {
+		opts = append(opts, pull.WithPlatform(*platform))
+	}
+	res, err := puller.Pull(ctx, ref, opts...)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	entry, err := st.Image(ctx, ref.String())
+	if err != nil {
+		return nil, err
+	}
+	want := manifest.HostPlatform()
+	if platform != nil {
+		want = *platform
+	}
+	img, err := image.Load(ctx, st, entry, &want)
+	if err != nil {
+		return nil, err
+	}
+	if img.ManifestDesc.Digest != res.Manifest.Digest {
+		return nil, fmt.Errorf("pull %s: the store records %s, not the %s just pulled: %w", ref, img.ManifestDesc.Digest, res.Manifest.Digest, errdefs.ErrNotFound)
+	}
+	return img, nil
+}
 
 func newPullCommand(g *globals) *cobra.Command {
 	var (
-		platform     string
-		progressMode string
-		parallel     int
-		foreign      bool
-		username     string
-		passStdin    bool
+		pf      pullFlags
+		unpackL bool
 	)
 	cmd := &cobra.Command{
 		Use:   "pull [flags] NAME[:TAG|@DIGEST]",
@@ -35,71 +130,36 @@ func newPullCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var opts []pull.PullOption
-			if platform != "" {
-				p, err := manifest.ParsePlatform(platform)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, pull.WithPlatform(p))
-			}
-			out, err := progress.New(progressMode, os.Stdout)
-			if err != nil {
-				return err
-			}
 			st, err := g.openStore()
 			if err != nil {
 				return err
 			}
-			var extra []registry.Option
-			if username != "" || passStdin {
-				cred, err := flagCredential(username, passStdin)
+			img, err := pf.pull(cmd.Context(), g, st, ref, os.Stdout)
+			if err != nil {
+				return err
+			}
+			if unpackL {
+				ls, err := layers.Open(st)
 				if err != nil {
 					return err
 				}
-				extra = append(extra, registry.WithCredentials(func(_ context.Context, host string) (auth.Credential, error) {
-					// Only for the registry being pulled from: never offered to another host.
-					if host != ref.Host() {
-						return auth.Credential{}, nil
-					}
-					return cred, nil
-				}))
+				if err := ls.Ensure(cmd.Context(), img, pf.parallel); err != nil {
+					return err
+				}
 			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			client, err := g.client(cfg, extra...)
-			if err != nil {
-				return err
-			}
-			puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(parallel), endpoints(cfg))
-			opts = append(opts, pull.WithProgress(out), pull.WithForeignLayers(foreign))
-			_, err = puller.Pull(cmd.Context(), ref, opts...)
-			if cerr := out.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if progressMode != "json" {
+			if pf.progressMode != "json" {
 				fmt.Fprintln(os.Stdout, ref.String())
 			}
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&platform, "platform", "", "platform to pull from a multi-platform image, os/arch[/variant] (default the host's)")
-	f.StringVar(&progressMode, "progress", "auto", "progress output: auto, tty, plain or json (Docker's JSON message stream)")
-	f.IntVar(&parallel, "max-concurrent-downloads", pull.DefaultMaxConcurrentDownloads, "how many layers to download at once")
-	f.StringVarP(&username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
-	f.BoolVar(&passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
-	f.BoolVar(&foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the registry")
+	pf.register(cmd)
+	cmd.Flags().BoolVar(&unpackL, "unpack", false, "also unpack the layers into the store's layer area (overlayfs-ready, shared between images)")
 	return cmd
 }
 
-// flagCredential builds the credential of pull's --username and
-// --password-stdin, which take precedence over Docker's config.json.
+// flagCredential builds the credential of --username and --password-stdin,
+// which take precedence over Docker's config.json.
 func flagCredential(username string, passStdin bool) (auth.Credential, error) {
 	if username == "" || !passStdin {
 		return auth.Credential{}, fmt.Errorf("--username and --password-stdin go together: %w", errdefs.ErrInvalidArgument)

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/layers"
+	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/store"
+)
+
+func newUnpackCommand(g *globals) *cobra.Command {
+	var pf pullFlags
+	cmd := &cobra.Command{
+		Use:   "unpack [flags] IMAGE DIR",
+		Short: "Write an image's root filesystem to DIR (pulling the image first if needed)",
+		Long: "Write the root filesystem of IMAGE to DIR, which must not exist or be empty. Layers\n" +
+			"already unpacked in the store (imagec pull --unpack) are copied from there; the others\n" +
+			"are extracted from their blobs, each verified against its diffID. Every path stays\n" +
+			"inside DIR. The tree is built beside DIR and renamed into place when complete.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			img, err := findOrPull(ctx, g, st, &pf, args[0])
+			if err != nil {
+				return err
+			}
+			ls, err := layers.Open(st)
+			if err != nil {
+				return err
+			}
+			if err := ls.Compose(ctx, img, args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "Unpacked %s to %s\n", img.Name, args[1])
+			return nil
+		},
+	}
+	pf.register(cmd)
+	return cmd
+}
+
+// findOrPull returns the image arg names in the store, pulling it first
+// when the store does not have it (as docker run does). Progress goes to
+// stderr: stdout stays for what the command itself prints.
+func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags, arg string) (*image.Image, error) {
+	if pf.platform == "" {
+		imgs, err := findImages(ctx, st, arg)
+		if err == nil {
+			return imgs[0], nil
+		}
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return nil, err
+		}
+	}
+	ref, err := reference.Parse(arg)
+	if err != nil {
+		return nil, err
+	}
+	return pf.pull(ctx, g, st, ref, os.Stderr)
+}
