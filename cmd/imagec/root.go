@@ -43,7 +43,10 @@ func newRootCommand() *cobra.Command {
 		newLoginCommand(g),
 		newLogoutCommand(g),
 		newFsckCommand(g),
+		newUnpackCommand(g),
 		newGCCommand(g),
+		newSaveCommand(g),
+		newLoadCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

@@ -1,0 +1,73 @@
+package archive_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/imagec/imagec/archive"
+)
+
+// TestSpoolDirectories: a load removes its own spool directory and those
+// of loads that died, never one in use or just created.
+func TestSpoolDirectories(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	private := filepath.Join(st.Root(), ".imagec")
+	old := time.Now().Add(-time.Hour)
+	mkdir := func(name string, lock bool, mtime time.Time) {
+		dir := filepath.Join(private, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if lock {
+			if err := os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "file-1"), []byte("spooled"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(dir, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkdir("load-dead", true, old)
+	mkdir("load-nolock", false, old)
+	mkdir("load-fresh", true, time.Now())
+	mkdir("load-busy", true, old)
+	busy, err := os.Open(filepath.Join(private, "load-busy", "lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if err := unix.Flock(int(busy.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	// A legacy archive has files that are spooled.
+	if _, err := archive.Load(context.Background(), st, bytes.NewReader(writeTar(t, newLegacyArchive(t).entries))); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "load-") {
+			left = append(left, e.Name())
+		}
+	}
+	slices.Sort(left)
+	if !slices.Equal(left, []string{"load-busy", "load-fresh"}) {
+		t.Fatalf("spool directories left: %v", left)
+	}
+}
