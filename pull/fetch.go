@@ -103,12 +103,6 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
 func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
-	select {
-	case j.p.slots <- struct{}{}:
-		defer func() { <-j.p.slots }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
 		emit(progress.Event{ID: id, Action: progress.Waiting})
 	}))
@@ -186,7 +180,17 @@ func (j *job) downloadFrom(ctx context.Context, remote reference.Reference, desc
 // transfer streams the blob from the writer's offset to its end. The
 // registry client bounds the body at the descriptor's size; the writer
 // hashes as it writes, so the bytes are read exactly once.
+//
+// A download slot is held only while bytes flow: waiting for another
+// writer's lock and the fsync of the commit happen outside it, so the next
+// blob's transfer overlaps them.
 func (j *job) transfer(ctx context.Context, remote reference.Reference, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+	select {
+	case j.p.slots <- struct{}{}:
+		defer func() { <-j.p.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	body, start, err := j.p.client.OpenBlob(ctx, remote, desc, w.Offset())
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ type config struct {
 	imagec    string
 	only      string
 	workloads string
+	serve     bool
 }
 
 func main() {
@@ -38,7 +39,8 @@ func main() {
 	flag.StringVar(&c.cache, "cache", filepath.Join(os.TempDir(), "imagec-bench-cache"), "registry storage kept between runs (fixtures are deterministic)")
 	flag.StringVar(&c.imagec, "imagec", "", "imagec binary (default: built from this checkout)")
 	flag.StringVar(&c.only, "tools", "", "comma-separated tools to run (default: every one installed)")
-	flag.StringVar(&c.workloads, "workloads", "pull,unpack,warm,resume", "comma-separated workloads")
+	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume", "comma-separated workloads")
+	flag.BoolVar(&c.serve, "serve", false, "only serve the fixtures (for profiling by hand) until interrupted")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -75,6 +77,11 @@ func bench(ctx context.Context, c config) error {
 	if err != nil {
 		return err
 	}
+	if c.serve {
+		logf("serving the fixtures at %s until interrupted", reg.Host)
+		<-ctx.Done()
+		return nil
+	}
 
 	all := installed(append(tools(c.imagec), containerdTool()))
 	if c.only != "" {
@@ -102,6 +109,8 @@ func bench(ctx context.Context, c config) error {
 			err = b.warm(ctx)
 		case "resume":
 			err = b.resume(ctx)
+		case "extract":
+			err = b.extract(ctx)
 		default:
 			err = fmt.Errorf("unknown workload %q", w)
 		}

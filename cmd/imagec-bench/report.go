@@ -37,10 +37,11 @@ func (r *report) add(workload, fixture string, samples map[string][]sample, comm
 }
 
 var workloadTitles = map[string]string{
-	"pull":   "Cold pull into the store (blobs verified)",
-	"unpack": "Cold pull and unpack to a root filesystem",
-	"warm":   "Warm re-pull (everything present), including process start",
-	"resume": "Pull resumed after being killed at half of the largest layer",
+	"pull":    "Cold pull into the store (blobs verified)",
+	"unpack":  "Cold pull and unpack to a root filesystem",
+	"warm":    "Warm re-pull (everything present), including process start",
+	"resume":  "Pull resumed after being killed at half of the largest layer",
+	"extract": "Unpack from the store (blobs present) against tar -xzf of the same layers",
 }
 
 func (r *report) markdown() string {
@@ -64,7 +65,7 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %.1f MB | %s |\n", fx.name, len(img.Layers), float64(size)/1e6, fx.about)
 	}
-	for _, w := range []string{"pull", "unpack", "warm", "resume"} {
+	for _, w := range []string{"pull", "unpack", "extract", "warm", "resume"} {
 		rows := r.rowsOf(w)
 		if len(rows) == 0 {
 			continue

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -77,6 +78,7 @@ func (b *bencher) once(ctx context.Context, t tool, ref string, build func(ref, 
 			return sample{}, err
 		}
 	}
+	settle()
 	s, err := run(ctx, build(ref, dir), env)
 	if d != nil {
 		s.maxRSS = max(s.maxRSS, d.stop())
@@ -190,3 +192,67 @@ func partial(root string) int64 {
 	}
 	return n
 }
+
+// extract times unpacking an image whose blobs are already in the store:
+// imagec unpack against tar -xzf of the same layer blobs, one after the
+// other, into an empty directory.
+func (b *bencher) extract(ctx context.Context) error {
+	imagec := b.tools[0]
+	if imagec.name != "imagec" {
+		return nil
+	}
+	for _, fx := range fixtures {
+		img := b.report.fixtures[fx.name]
+		if img == nil || img.Layers[0].MediaType == "application/vnd.oci.image.layer.v1.tar+zstd" {
+			continue
+		}
+		ref := b.ref(fx.name)
+		store, err := b.fresh("extract-store")
+		if err != nil {
+			return err
+		}
+		if _, err := run(ctx, imagec.pull(ref, store), nil); err != nil {
+			return err
+		}
+		var blobs []string
+		for _, l := range img.Layers {
+			blobs = append(blobs, q(filepath.Join(store, "blobs", "sha256", l.Digest.Encoded())))
+		}
+		cmds := map[string]func(dir string) []string{
+			"imagec": func(dir string) []string {
+				return []string{imagec.version[0], "--root", store, "unpack", ref, filepath.Join(dir, "rootfs")}
+			},
+			"tar -xzf": func(dir string) []string {
+				return sh("mkdir " + q(filepath.Join(dir, "rootfs")) + " && for b in " + strings.Join(blobs, " ") + "; do tar -xzf \"$b\" -C " + q(filepath.Join(dir, "rootfs")) + " || exit 1; done")
+			},
+		}
+		samples := map[string][]sample{}
+		order := []string{"imagec", "tar -xzf"}
+		for i := range b.cfg.runs {
+			for k := range order {
+				name := order[(i+k)%2]
+				dir, err := b.fresh("extract")
+				if err != nil {
+					return err
+				}
+				settle()
+				s, err := run(ctx, cmds[name](dir), nil)
+				os.RemoveAll(dir)
+				if err != nil {
+					b.report.failures = append(b.report.failures, fmt.Sprintf("extract %s %s: %v", fx.name, name, err))
+					continue
+				}
+				samples[name] = append(samples[name], s)
+				logf("extract %s %s run %d: %.3fs", fx.name, name, i+1, s.wall.Seconds())
+			}
+		}
+		b.report.add("extract", fx.name, samples, map[string][]string{"imagec": cmds["imagec"]("DIR"), "tar -xzf": cmds["tar -xzf"]("DIR")})
+		os.RemoveAll(store)
+	}
+	return nil
+}
+
+// settle writes back what earlier runs left dirty, untimed, so that no run
+// pays for another's writeback (imagec's own syncfs would otherwise flush the
+// previous tool's data too).
+func settle() { _ = exec.Command("sync").Run() }
