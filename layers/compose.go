@@ -10,6 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/unpack"
@@ -23,53 +26,115 @@ import (
 // tree is built in a temporary sibling and renamed into place when whole:
 // a half-built root filesystem is never left at dst.
 func (s *Store) Compose(ctx context.Context, img *image.Image, dst string) error {
+	b, err := s.NewRootfs(ctx, dst)
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	if err := b.Finish(ctx, img); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Rootfs is a root filesystem being built, layer by layer, beside its
+// destination. It lets a caller apply layers as they arrive (during a
+// pull) and finish with the rest.
+type Rootfs struct {
+	s       *Store
+	dst     string
+	tmp     string
+	applied int
+	chain   digest.Digest // chain ID of the last layer applied
+	release func()
+	done    bool
+}
+
+// NewRootfs starts building a root filesystem for dst, which must not exist
+// or be an empty directory.
+func (s *Store) NewRootfs(ctx context.Context, dst string) (*Rootfs, error) {
+	if err := emptyOrAbsent(dst); err != nil {
+		return nil, err
+	}
+	release, err := s.blobs.Lease(ctx) // the layers read must not be collected
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(filepath.Clean(dst))
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dst)+".imagec-")
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("unpack to %s: %w", dst, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		release()
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &Rootfs{s: s, dst: dst, tmp: tmp, release: release}, nil
+}
+
+// Apply applies layer i (which must be the next one) from the layer area
+// if it is unpacked there, else from its blob, verifying diffID.
+func (b *Rootfs) Apply(ctx context.Context, i int, layer ocispec.Descriptor, diffID digest.Digest) error {
+	if i != b.applied {
+		return fmt.Errorf("unpack to %s: layer %d applied out of order (next is %d): %w", b.dst, i, b.applied, errdefs.ErrInvalidArgument)
+	}
+	chainID := diffID
+	if i > 0 {
+		chainID = digest.FromString(b.chain.String() + " " + diffID.String())
+	}
+	opts := unpack.Options{NoSync: true}
+	var err error
+	if b.s.Has(chainID) {
+		err = applyDir(ctx, b.tmp, filepath.Join(b.s.Path(chainID), "diff"), opts)
+	} else {
+		err = b.s.applyBlob(ctx, b.tmp, layerRef{desc: layer, diffID: diffID, chainID: chainID}, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("unpack to %s: layer %s: %w", b.dst, layer.Digest, err)
+	}
+	b.applied++
+	b.chain = chainID
+	return nil
+}
+
+// Finish applies the layers of img not applied yet, syncs the tree once
+// and renames it to its destination.
+func (b *Rootfs) Finish(ctx context.Context, img *image.Image) error {
 	refs, err := refsOf(img)
 	if err != nil {
 		return err
 	}
-	if err := emptyOrAbsent(dst); err != nil {
-		return err
+	if b.applied > len(refs) {
+		return fmt.Errorf("unpack %s: %d layers applied but the image has %d: %w", img.Name, b.applied, len(refs), errdefs.ErrInvalidArgument)
 	}
-	release, err := s.blobs.Lease(ctx) // the layers read must not be collected
-	if err != nil {
-		return err
-	}
-	defer release()
-	parent := filepath.Dir(filepath.Clean(dst))
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dst)+".imagec-")
-	if err != nil {
-		return fmt.Errorf("unpack to %s: %w", dst, err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	opts := unpack.Options{NoSync: true}
-	for _, r := range refs {
-		if s.Has(r.chainID) {
-			err = applyDir(ctx, tmp, filepath.Join(s.Path(r.chainID), "diff"), opts)
-		} else {
-			err = s.applyBlob(ctx, tmp, r, opts)
-		}
-		if err != nil {
-			return fmt.Errorf("unpack %s: layer %s: %w", img.Name, r.desc.Digest, err)
+	for _, r := range refs[b.applied:] {
+		if err := b.Apply(ctx, b.applied, r.desc, r.diffID); err != nil {
+			return err
 		}
 	}
 	// One syncfs for the whole tree instead of an fsync per file.
-	if err := syncfs(tmp); err != nil {
+	if err := syncfs(b.tmp); err != nil {
 		return err
 	}
-	_ = os.Remove(dst) // an empty directory the user made
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("unpack to %s: %w", dst, err)
+	_ = os.Remove(b.dst) // an empty directory the user made
+	if err := os.Rename(b.tmp, b.dst); err != nil {
+		return fmt.Errorf("unpack to %s: %w", b.dst, err)
 	}
-	done = true
+	b.done = true
+	b.release()
 	return nil
+}
+
+// Abort removes a tree that was not finished; after Finish it does nothing.
+func (b *Rootfs) Abort() {
+	if b.done {
+		return
+	}
+	b.done = true
+	os.RemoveAll(b.tmp)
+	b.release()
 }
 
 func (s *Store) applyBlob(ctx context.Context, root string, r layerRef, opts unpack.Options) error {

@@ -35,21 +35,27 @@ type flight struct {
 }
 
 // fetchLayers downloads the layers not yet in the store, at most
-// p.parallel at once across the whole Puller, earliest layer first.
-func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor) error {
+// p.parallel at once across the whole Puller, earliest layer first. With
+// a layer hook (WithLayerHook), each layer is handed to it in order as soon
+// as it and the ones below it are in the store, while later layers still
+// download.
+func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
 	g, gctx := errgroup.WithContext(ctx)
-	seen := map[digest.Digest]bool{}
+	ready := make(map[digest.Digest]chan struct{}, len(layers))
 	for _, l := range layers {
 		id := progress.ShortID(l.Digest.String())
-		if seen[l.Digest] {
+		if ready[l.Digest] != nil {
 			continue
 		}
-		seen[l.Digest] = true
+		ch := make(chan struct{})
+		ready[l.Digest] = ch
 		if manifest.IsForeign(l.MediaType) && !j.opts.includeForeign {
+			close(ch)
 			continue
 		}
 		if _, err := j.p.store.Info(ctx, l.Digest); err == nil {
 			j.emit(progress.Event{ID: id, Action: progress.AlreadyExists})
+			close(ch)
 			continue
 		}
 		j.emit(progress.Event{ID: id, Action: progress.PullingFSLayer})
@@ -58,7 +64,23 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor) erro
 				j.emit(progress.Event{ID: id, Action: progress.Failed, Err: err})
 				return fmt.Errorf("layer %s: %w", l.Digest, err)
 			}
+			close(ch)
 			j.emit(progress.Event{ID: id, Action: progress.PullComplete})
+			return nil
+		})
+	}
+	if hook := j.opts.layerHook; hook != nil {
+		g.Go(func() error {
+			for i, l := range layers {
+				select {
+				case <-ready[l.Digest]:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				if err := hook(gctx, i, l, diffIDs[i]); err != nil {
+					return fmt.Errorf("layer %s: %w", l.Digest, err)
+				}
+			}
 			return nil
 		})
 	}

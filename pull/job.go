@@ -240,7 +240,7 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 		return nil, fmt.Errorf("manifest %s lists %d layers but its config %d diffIDs: %w",
 			img.desc.Digest, len(m.Layers), len(cfg.RootFS.DiffIDs), errdefs.ErrInvalidArgument)
 	}
-	if err := j.fetchLayers(ctx, m.Layers); err != nil {
+	if err := j.fetchLayers(ctx, m.Layers, cfg.RootFS.DiffIDs); err != nil {
 		return nil, err
 	}
 	docs := []*document{img}

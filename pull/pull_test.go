@@ -424,3 +424,41 @@ func TestInvalidReferenceFailsBeforeNetwork(t *testing.T) {
 		}
 	}
 }
+
+// The layer hook sees every layer in order, each already in the store.
+func TestLayerHookInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	img, err := testregistry.NewImage(15, 5, 256<<10, testregistry.OCI, testregistry.Gzip, linuxAMD64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, e, "hook/img", "latest", img)
+	var seen []int
+	hook := func(ctx context.Context, i int, l ocispec.Descriptor, diffID digest.Digest) error {
+		if _, err := e.store.Info(ctx, l.Digest); err != nil {
+			return err
+		}
+		if l.Digest != img.Layers[i].Digest || diffID != img.Layers[i].DiffID {
+			t.Errorf("layer %d: got %s/%s", i, l.Digest, diffID)
+		}
+		seen = append(seen, i)
+		return nil
+	}
+	if _, err := e.puller.Pull(context.Background(), e.ref(t, "hook/img"), pull.WithLayerHook(hook)); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 5 || seen[0] != 0 || seen[4] != 4 {
+		t.Fatalf("hook saw %v", seen)
+	}
+	boom := errors.New("boom")
+	other, _ := store.Open(t.TempDir())
+	c, _ := registry.New()
+	_, err = pull.New(c, other).Pull(context.Background(), e.ref(t, "hook/img"), pull.WithLayerHook(func(context.Context, int, ocispec.Descriptor, digest.Digest) error { return boom }))
+	if !errors.Is(err, boom) {
+		t.Fatalf("hook error: %v", err)
+	}
+	if imgs, _ := other.Images(context.Background()); len(imgs) != 0 {
+		t.Fatal("a pull whose hook failed recorded the image")
+	}
+}

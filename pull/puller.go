@@ -98,6 +98,20 @@ type pullOptions struct {
 	platform       *ocispec.Platform
 	sink           progress.Sink
 	includeForeign bool
+	layerHook      LayerHook
+}
+
+// LayerHook is given each layer of the pulled image, bottom first, once the
+// layer's blob (verified) and those below it are in the store. i is the
+// layer's index and diffID its uncompressed digest from the config.
+type LayerHook func(ctx context.Context, i int, layer ocispec.Descriptor, diffID digest.Digest) error
+
+// WithLayerHook runs hook on each layer in order while later layers still
+// download, to unpack as the pull goes. An error from it fails the pull.
+// It is called for every layer, present or downloaded, and not for legacy
+// schema 1 images. Default none.
+func WithLayerHook(hook LayerHook) PullOption {
+	return func(o *pullOptions) { o.layerHook = hook }
 }
 
 // WithPlatform selects the platform taken from an index. Default: the host's.

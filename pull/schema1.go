@@ -43,7 +43,12 @@ func (j *job) pullSchema1(ctx context.Context, top *document) (*Result, error) {
 		}
 		descs = append(descs, ocispec.Descriptor{MediaType: manifest.MediaTypeDockerLayer, Digest: l.BlobSum, Size: size})
 	}
-	if err := j.fetchLayers(ctx, descs); err != nil {
+	// The hook needs diffIDs, which schema 1 only yields after download.
+	hook := j.opts.layerHook
+	j.opts.layerHook = nil
+	err = j.fetchLayers(ctx, descs, nil)
+	j.opts.layerHook = hook
+	if err != nil {
 		return nil, err
 	}
 

@@ -54,7 +54,9 @@ func layer(ctx context.Context, root string, blob io.Reader, mediaType string, d
 		}
 		return nil
 	}
-	return extract(ctx, root, io.TeeReader(r, h), opts, verify)
+	ra := newReadahead(io.TeeReader(r, h), 4, 1<<20)
+	defer ra.Close()
+	return extract(ctx, root, ra, opts, verify)
 }
 
 func decompress(blob io.Reader, compression string) (io.ReadCloser, error) {

@@ -55,7 +55,7 @@ func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
 
 // pull pulls ref into st, printing progress to w, and returns the pulled
 // image as the store now has it.
-func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File) (*image.Image, error) {
+func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*image.Image, error) {
 	platform, err := pf.wantPlatform()
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref 
 		return nil, err
 	}
 	puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(pf.parallel), endpoints(cfg))
-	opts := []pull.PullOption{pull.WithProgress(out), pull.WithForeignLayers(pf.foreign)}
+	opts := append([]pull.PullOption{pull.WithProgress(out), pull.WithForeignLayers(pf.foreign)}, more...)
 	if platform != nil {
 		opts = append(opts, pull.WithPlatform(*platform))
 	}

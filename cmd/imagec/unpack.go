@@ -11,6 +11,7 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/layers"
+	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/store"
 )
@@ -31,15 +32,21 @@ func newUnpackCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			img, err := findOrPull(ctx, g, st, &pf, args[0])
-			if err != nil {
-				return err
-			}
 			ls, err := layers.Open(st)
 			if err != nil {
 				return err
 			}
-			if err := ls.Compose(ctx, img, args[1]); err != nil {
+			rootfs, err := ls.NewRootfs(ctx, args[1])
+			if err != nil {
+				return err
+			}
+			defer rootfs.Abort()
+			// Layers are applied as they arrive when the image is pulled.
+			img, err := findOrPull(ctx, g, st, &pf, args[0], pull.WithLayerHook(rootfs.Apply))
+			if err != nil {
+				return err
+			}
+			if err := rootfs.Finish(ctx, img); err != nil {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "Unpacked %s to %s\n", img.Name, args[1])
@@ -53,7 +60,7 @@ func newUnpackCommand(g *globals) *cobra.Command {
 // findOrPull returns the image arg names in the store, pulling it first
 // when the store does not have it (as docker run does). Progress goes to
 // stderr: stdout stays for what the command itself prints.
-func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags, arg string) (*image.Image, error) {
+func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags, arg string, opts ...pull.PullOption) (*image.Image, error) {
 	if pf.platform == "" {
 		imgs, err := findImages(ctx, st, arg)
 		if err == nil {
@@ -67,5 +74,5 @@ func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags,
 	if err != nil {
 		return nil, err
 	}
-	return pf.pull(ctx, g, st, ref, os.Stderr)
+	return pf.pull(ctx, g, st, ref, os.Stderr, opts...)
 }
