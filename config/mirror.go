@@ -94,8 +94,17 @@ func ParseMirror(s string) (Mirror, error) {
 		}
 		m.Prefix = path
 	}
+	// Repository names are at most 255 characters with their host; leave
+	// room for the repositories served under the mirror.
+	if len(m.Host)+1+len(m.Prefix) > maxMirrorName {
+		return Mirror{}, mirrorError(s, fmt.Sprintf("host and prefix are longer than %d characters", maxMirrorName))
+	}
 	return m, nil
 }
+
+// maxMirrorName bounds host/prefix so that every mirrored repository name
+// stays within the 255 characters a reference allows.
+const maxMirrorName = 128
 
 func mirrorError(s, why string) error {
 	return fmt.Errorf("mirror %q: %s: %w", s, why, errdefs.ErrInvalidArgument)

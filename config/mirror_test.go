@@ -142,6 +142,9 @@ func FuzzParseMirror(f *testing.F) {
 		// The engine addresses a mirror through a reference: it must name
 		// the mirror's host and the prefixed path, never Docker Hub.
 		ref, err := reference.Parse(m.Host + "/" + m.Repository("library/alpine"))
+		if err != nil && len(m.Host+"/"+m.Repository("library/alpine")) > 255 {
+			t.Fatalf("ParseMirror(%q) accepted a mirror too long to address", s)
+		}
 		if err != nil || ref.Domain() != m.Host || ref.Path() != m.Repository("library/alpine") {
 			t.Fatalf("ParseMirror(%q) = %+v: reference %v, %v", s, m, ref, err)
 		}

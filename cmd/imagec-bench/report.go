@@ -107,6 +107,12 @@ func (r *report) markdown() string {
 			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(f, "\n", " "))
 		}
 	}
+	// Targets and the analysis of where time goes are written by hand (they
+	// need profiles read by a person) and kept beside the generated tables.
+	if notes, err := os.ReadFile("docs/performance-notes.md"); err == nil {
+		b.WriteString("\n")
+		b.Write(notes)
+	}
 	b.WriteString("\nRerun: `make bench` (or `go run ./cmd/imagec-bench -runs 5 -scale 1`). Peers are used when installed: crane and regctl (`go install`), skopeo and containerd (Debian packages; containerd needs root).\n")
 	return b.String()
 }

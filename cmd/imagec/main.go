@@ -8,17 +8,28 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// IMAGEC_CPUPROFILE=FILE writes a pprof CPU profile of the command,
+	// for finding where a pull or an unpack spends its time.
+	if path := os.Getenv("IMAGEC_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	err := newRootCommand().ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil
 	stop()
 	if err == nil {
 		return
 	}
+	pprof.StopCPUProfile() // os.Exit skips deferred calls
 	if interrupted || errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "imagec: interrupted; partial downloads are kept and resume on the next pull")
 		os.Exit(130)
