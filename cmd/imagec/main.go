@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 )
@@ -22,6 +23,12 @@ func main() {
 				defer pprof.StopCPUProfile()
 			}
 		}
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// imagec streams everything, so its live heap is small; a soft
+		// limit keeps garbage from piling up between collections. Above
+		// it (a zstd layer with a large window) the GC just works harder.
+		debug.SetMemoryLimit(28 << 20)
 	}
 	err := newRootCommand().ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil
