@@ -155,28 +155,23 @@ func (l *loader) storeManifest(ctx context.Context, m ocispec.Manifest, cfg *oci
 		return desc, nil
 	}
 	child := desc
-	child.Platform = platformOf(cfg)
+	child.Platform = image.PlatformOf(cfg)
 	return l.wrap(ctx, desc.Digest, []ocispec.Descriptor{child})
 }
 
 // wrap stores the OCI index through which a Docker-typed document (source:
-// a manifest or a manifest list) is named, the way a pull wraps one (see
-// pull's wrapIndex), and returns its index.json entry.
+// a manifest or a manifest list) is named, as a pull does, and returns its
+// index.json entry.
 func (l *loader) wrap(ctx context.Context, source digest.Digest, children []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	body, err := json.Marshal(ocispec.Index{
-		Versioned:   specs.Versioned{SchemaVersion: 2},
-		MediaType:   ocispec.MediaTypeImageIndex,
-		Manifests:   children,
-		Annotations: map[string]string{image.AnnotationSourceBlob: source.String()},
-	})
+	body, entry, err := image.WrapIndex(source, source, children)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("wrapping %s in an index: %w", source, err)
 	}
-	entry := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(body), Size: int64(len(body))}
-	if err := l.st.WriteBlob(ctx, entry, body); err != nil {
+	desc := entry
+	desc.Annotations = nil
+	if err := l.st.WriteBlob(ctx, desc, body); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("storing the index of %s: %w", source, err)
 	}
-	entry.Annotations = map[string]string{image.AnnotationSourceDigest: source.String()}
 	return entry, nil
 }
 
@@ -207,9 +202,4 @@ func digestInName(name string) (string, bool) {
 		return "", false
 	}
 	return base, true
-}
-
-// platformOf is the platform a config declares, for an index entry.
-func platformOf(cfg *ocispec.Image) *ocispec.Platform {
-	return &ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant, OSVersion: cfg.OSVersion}
 }

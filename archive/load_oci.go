@@ -163,6 +163,6 @@ func (l *loader) ociEntry(ctx context.Context, e ocispec.Descriptor, body []byte
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("parsing config %s: %v: %w", parsed.Image.Config.Digest, err, errdefs.ErrInvalidArgument)
 	}
-	child := ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size, Platform: platformOf(&cfg)}
+	child := ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size, Platform: image.PlatformOf(&cfg)}
 	return l.wrap(ctx, e.Digest, []ocispec.Descriptor{child})
 }

@@ -230,10 +230,10 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 		return nil, fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
 	}
 	if check != nil {
-		self := ocispec.Index{Manifests: []ocispec.Descriptor{{MediaType: img.desc.MediaType, Digest: img.desc.Digest, Size: img.desc.Size, Platform: platformOf(&cfg)}}}
+		self := ocispec.Index{Manifests: []ocispec.Descriptor{{MediaType: img.desc.MediaType, Digest: img.desc.Digest, Size: img.desc.Size, Platform: image.PlatformOf(&cfg)}}}
 		if _, err := manifest.SelectManifest(&self, *check); err != nil {
 			return nil, fmt.Errorf("index %s: image %s is for %s, not %s: %w", top.desc.Digest, img.desc.Digest,
-				manifest.FormatPlatform(*platformOf(&cfg)), manifest.FormatPlatform(*check), errdefs.ErrNotFound)
+				manifest.FormatPlatform(*image.PlatformOf(&cfg)), manifest.FormatPlatform(*check), errdefs.ErrNotFound)
 		}
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
@@ -250,7 +250,7 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 	entry := top.desc
 	if !isOCI(top.desc.MediaType) {
 		children := []ocispec.Descriptor{img.desc}
-		children[0].Platform = platformOf(&cfg)
+		children[0].Platform = image.PlatformOf(&cfg)
 		if top.parsed.Index != nil {
 			children = top.parsed.Index.Manifests
 		}

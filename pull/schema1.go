@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 )
 
@@ -97,7 +98,7 @@ func (j *job) pullSchema1(ctx context.Context, top *document) (*Result, error) {
 		return nil, fmt.Errorf("schema1 manifest %s: built config: %v: %w", top.desc.Digest, err, errdefs.ErrInvalidArgument)
 	}
 	child := conv.desc
-	child.Platform = platformOf(&cfg)
+	child.Platform = image.PlatformOf(&cfg)
 	wrapper, entry, err := wrapIndex(top.desc.Digest, original.desc.Digest, []ocispec.Descriptor{child})
 	if err != nil {
 		return nil, err
