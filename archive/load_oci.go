@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,7 +59,10 @@ func (l *loader) ociImage(ctx context.Context, e ocispec.Descriptor, archived ma
 	if name == "" {
 		name = e.Annotations[ocispec.AnnotationRefName]
 	}
-	if name != "" {
+	// The OCI layout allows a bare tag as ref.name ("latest", "v1.0"); that
+	// names no repository, so such an image is loaded without a name rather
+	// than under a made-up docker.io/library/... one.
+	if name != "" && strings.ContainsAny(name, "/:@") {
 		ref, err := reference.Parse(name)
 		if err != nil {
 			return pendingImage{}, err

@@ -228,16 +228,17 @@ func platformImages(ctx context.Context, st *store.Store, entry ocispec.Descript
 	}
 	var out []*image.Image
 	for _, m := range parsed.Index.Manifests {
-		if m.Platform == nil || !manifest.IsImage(m.MediaType) {
+		// Every child in the store, whatever platform it claims (or none):
+		// loaded by its own descriptor, as garbage collection marks it.
+		if !manifest.IsImage(m.MediaType) {
 			continue
 		}
 		if _, err := st.Info(ctx, m.Digest); err != nil {
 			continue
 		}
-		p := *m.Platform
-		img, err := image.Load(ctx, st, entry, &p)
+		img, err := image.Load(ctx, st, m, nil)
 		if err != nil {
-			continue
+			return nil, err
 		}
 		out = append(out, img)
 	}

@@ -300,3 +300,33 @@ func TestComposeRefusesNonEmptyAndLeavesNothingOnError(t *testing.T) {
 		}
 	}
 }
+
+// An image named through an index whose entry carries no platform keeps its
+// unpacked layers alive.
+func TestLiveChainsFollowsPlatformlessIndexChildren(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	img := e.pullImage(t, "p/less", whiteoutImage(t, testregistry.Gzip))
+	body := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+		img.ManifestDesc.MediaType, img.ManifestDesc.Digest, img.ManifestDesc.Size))
+	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(body), Size: int64(len(body))}
+	if err := e.st.WriteBlob(ctx, idx, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.RemoveImage(ctx, img.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.SetImage(ctx, "example.com/p/less:latest", idx); err != nil {
+		t.Fatal(err)
+	}
+	live, err := layers.LiveChains(ctx, e.st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range layers.ChainIDs(img.Config.RootFS.DiffIDs) {
+		if !live[c] {
+			t.Fatalf("chain %s of a named image is not live", c)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package layers
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -138,8 +137,8 @@ func xattrs(path string) map[string]string {
 			continue
 		}
 		v := make([]byte, n)
-		if n, err = unix.Lgetxattr(path, k, v); err != nil && !errors.Is(err, unix.ERANGE) {
-			continue
+		if n, err = unix.Lgetxattr(path, k, v); err != nil {
+			continue // changed or gone since it was sized
 		}
 		out[k] = string(v[:n])
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The escape suite and the fuzzer feed the extractor hostile layers. Run as
@@ -21,7 +23,45 @@ const (
 	unjailedEnv = "IMAGEC_UNPACK_NO_JAIL"
 )
 
+// hostRootEnv carries the device and inode of the machine's root into the
+// jail, which checks that its own root is a different directory.
+const hostRootEnv = "IMAGEC_UNPACK_HOST_ROOT"
+
+// pathFlags are the test flags whose values name files or directories.
+var pathFlags = map[string]bool{
+	"test.testlogfile": true, "test.fuzzcachedir": true, "test.gocoverdir": true, "test.outputdir": true,
+	"test.coverprofile": true, "test.cpuprofile": true, "test.memprofile": true, "test.blockprofile": true,
+	"test.mutexprofile": true, "test.trace": true,
+}
+
+// isSystemDir reports a directory that must never be bind-mounted into the
+// jail: the root, or one holding or inside the machine's own files.
+func isSystemDir(dir string) bool {
+	dir = filepath.Clean(dir)
+	within := func(d, top string) bool { return d == top || strings.HasPrefix(d, top+"/") }
+	for _, sys := range []string{"/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/dev", "/proc", "/sys"} {
+		if within(dir, sys) {
+			return true
+		}
+	}
+	// Directories that hold others' files: not themselves, nor above them.
+	for _, top := range []string{"/", "/tmp", os.TempDir(), "/var", "/root", "/home", "/opt", "/srv", "/run", "/work"} {
+		if dir == top {
+			return true
+		}
+	}
+	return false
+}
+
 func TestMain(m *testing.M) {
+	if os.Getenv(jailedEnv) != "" {
+		// Inside: make sure this root is not the machine's.
+		var root unix.Stat_t
+		if err := unix.Stat("/", &root); err != nil || fmt.Sprintf("%d:%d", root.Dev, root.Ino) == os.Getenv(hostRootEnv) {
+			fmt.Fprintln(os.Stderr, "unpack tests: the jail's root is the machine's root; refusing to run")
+			os.Exit(3)
+		}
+	}
 	if os.Geteuid() == 0 && os.Getenv(jailedEnv) == "" && os.Getenv(unjailedEnv) == "" {
 		code, err := runJailed()
 		if err == nil {
@@ -87,13 +127,29 @@ func runJailed() (int, error) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		return 0, err
 	}
-	// The test's working directory and any directory named in its flags
-	// (log file, fuzz cache, coverage) appear at the same paths inside.
+	// The test's working directory and the directories of the flags that
+	// name files (log file, fuzz cache, coverage, profiles) appear at the
+	// same paths inside; nothing else of the machine does.
 	binds := []string{cwd}
 	for _, a := range os.Args[1:] {
-		if i := strings.IndexByte(a, '='); i >= 0 && filepath.IsAbs(a[i+1:]) {
-			binds = append(binds, filepath.Dir(a[i+1:]))
+		name, value, ok := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !ok || !pathFlags[name] || !filepath.IsAbs(value) {
+			continue
 		}
+		dir := value
+		if name != "test.fuzzcachedir" && name != "test.gocoverdir" && name != "test.outputdir" {
+			dir = filepath.Dir(value)
+		}
+		binds = append(binds, dir)
+	}
+	for _, b := range binds {
+		if isSystemDir(b) {
+			return 0, fmt.Errorf("refusing to expose %s inside the jail", b)
+		}
+	}
+	var root unix.Stat_t
+	if err := unix.Stat("/", &root); err != nil {
+		return 0, err
 	}
 	script := []string{
 		"set -e",
@@ -107,7 +163,7 @@ func runJailed() (int, error) {
 	}
 	script = append(script, `cd "$0"; exec chroot `+q(jail)+` sh -c 'cd "$0" && exec /unpack.test "$@"' "$0" "$@"`)
 	cmd := exec.Command("unshare", append([]string{"--mount", "--", "sh", "-c", strings.Join(script, "\n"), cwd}, os.Args[1:]...)...)
-	cmd.Env = append(os.Environ(), jailedEnv+"=1", "TMPDIR=/tmp")
+	cmd.Env = append(os.Environ(), jailedEnv+"=1", "TMPDIR=/tmp", hostRootEnv+"="+fmt.Sprintf("%d:%d", root.Dev, root.Ino))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		if exit, ok := err.(*exec.ExitError); ok && exit.ExitCode() >= 0 {
@@ -121,3 +177,15 @@ func runJailed() (int, error) {
 }
 
 func q(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func TestIsSystemDir(t *testing.T) {
+	t.Parallel()
+	for dir, want := range map[string]bool{
+		"/": true, "/etc": true, "/etc/x": true, "/usr/lib": true, "/tmp": true, "/root": true, "/var": true,
+		"/root/.cache/go-build/fuzz": false, "/tmp/go-build123/b001": false, "/work/main/unpack": false,
+	} {
+		if got := isSystemDir(dir); got != want {
+			t.Errorf("isSystemDir(%q) = %v, want %v", dir, got, want)
+		}
+	}
+}
