@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the module for FUZZTIME each (default 10s).
+# A failure that leaves a crasher in testdata/fuzz is a bug and fails at
+# once. A failure without one (a fuzz worker that hung or died on a busy
+# machine) is shown and the target is run once more before it counts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZTIME=${FUZZTIME:-10s}
+GO=${GO:-go}
+for pkg in $($GO list ./...); do
+  dir=$($GO list -f '{{.Dir}}' "$pkg")
+  for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //'); do
+    echo "fuzz $pkg $t ($FUZZTIME)"
+    for attempt in 1 2; do
+      out=$(mktemp)
+      before=$( (find "$dir/testdata/fuzz/$t" -type f 2>/dev/null || true) | wc -l)
+      if $GO test -run='^$' -fuzz="^$t\$" -fuzztime="$FUZZTIME" "$pkg" >"$out" 2>&1; then
+        rm -f "$out"
+        break
+      fi
+      after=$( (find "$dir/testdata/fuzz/$t" -type f 2>/dev/null || true) | wc -l)
+      echo "FAIL fuzz $pkg $t (attempt $attempt)"
+      cat "$out"
+      rm -f "$out"
+      if [ "$after" -gt "$before" ] || [ "$attempt" = 2 ]; then
+        exit 1
+      fi
+    done
+  done
+done
