@@ -241,3 +241,26 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version printed %q", out)
 	}
 }
+
+// crane reads the store as an OCI layout too: pushing it back sends the very
+// manifest imagec pulled.
+func TestStoreIsReadableByCrane(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("crane"); err != nil {
+		t.Skip("crane not installed")
+	}
+	reg, root, env := seeded(t)
+	ref := reg.Host + "/" + testregistry.SampleOCI
+	mustRun(t, env, "--root", root, "pull", ref)
+	var inspected []struct{ ManifestDescriptor struct{ Digest string } }
+	if err := json.Unmarshal([]byte(mustRun(t, env, "--root", root, "inspect", ref)), &inspected); err != nil || len(inspected) != 1 {
+		t.Fatalf("inspect: %v", err)
+	}
+	out, err := exec.Command("crane", "push", "--insecure", root, reg.Host+"/copied/by-crane:v1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("crane push from the store: %v\n%s", err, out)
+	}
+	if want := inspected[0].ManifestDescriptor.Digest; !strings.Contains(string(out), want) {
+		t.Fatalf("crane pushed %s, want manifest %s", out, want)
+	}
+}
