@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
-	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry/auth"
 	"github.com/imagec/imagec/store"
 )
 
@@ -138,19 +139,57 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	}
 	defer w.Close()
 
-	for i := j.src; ; i++ {
-		err = j.downloadFrom(ctx, j.remotes[i], desc, id, w, emit)
-		if err == nil || errors.Is(err, syscall.ENOSPC) || !j.fallBack(ctx, i, err) {
+	srcs := j.sources(desc)
+	for i, src := range srcs {
+		err = j.downloadFrom(ctx, src.open, desc, id, w, emit)
+		if err == nil || errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}
+		j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("%s failed, trying %s: %v", src.name, srcs[i+1].name, oneLine(err))})
 	}
+	return err
+}
+
+// openFunc opens a blob's bytes from offset on; see registry.OpenBlob.
+type openFunc func(ctx context.Context, offset int64) (io.ReadCloser, int64, error)
+
+// blobSource is one place a blob can be fetched from.
+type blobSource struct {
+	name string
+	open openFunc
+}
+
+// sources are the places to fetch desc from, in order: for a foreign layer
+// the URLs it lists (as docker does), then the endpoint the manifest came
+// from and the ones after it. A URL on an internal address is skipped
+// unless the registry itself is internal: a public registry's manifest must
+// not send imagec into this machine's network.
+func (j *job) sources(desc ocispec.Descriptor) []blobSource {
+	var out []blobSource
+	if manifest.IsForeign(desc.MediaType) {
+		for _, raw := range desc.URLs {
+			u, err := url.Parse(raw)
+			if err != nil || (auth.IsInternal(u.Host) && !auth.IsInternal(j.ref.Host())) {
+				continue
+			}
+			out = append(out, blobSource{name: u.Host, open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+				return j.p.client.OpenURL(ctx, raw, desc, off)
+			}})
+		}
+	}
+	for _, r := range j.remotes[j.src:] {
+		out = append(out, blobSource{name: r.Host(), open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
+			return j.p.client.OpenBlob(ctx, r, desc, off)
+		}})
+	}
+	return out
 }
 
 // downloadFrom runs the attempts of one blob at one endpoint.
-func (j *job) downloadFrom(ctx context.Context, remote reference.Reference, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+func (j *job) downloadFrom(ctx context.Context, open openFunc, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
 	restarted := false
 	for attempt := 1; ; attempt++ {
-		err := j.transfer(ctx, remote, desc, id, w, emit)
+		err := j.transfer(ctx, open, desc, id, w, emit)
 		if errors.Is(err, syscall.ENOSPC) {
 			// No retry can help; what was written stays for a resume.
 			return fmt.Errorf("disk full: no space left in store %s (free space and pull again to resume): %w", j.p.store.Root(), err)
@@ -206,14 +245,14 @@ func (j *job) downloadFrom(ctx context.Context, remote reference.Reference, desc
 // A download slot is held only while bytes flow: waiting for another
 // writer's lock and the fsync of the commit happen outside it, so the next
 // blob's transfer overlaps them.
-func (j *job) transfer(ctx context.Context, remote reference.Reference, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+func (j *job) transfer(ctx context.Context, open openFunc, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
 	select {
 	case j.p.slots <- struct{}{}:
 		defer func() { <-j.p.slots }()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	body, start, err := j.p.client.OpenBlob(ctx, remote, desc, w.Offset())
+	body, start, err := open(ctx, w.Offset())
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package pull_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -460,5 +462,48 @@ func TestLayerHookInOrder(t *testing.T) {
 	}
 	if imgs, _ := other.Images(context.Background()); len(imgs) != 0 {
 		t.Fatal("a pull whose hook failed recorded the image")
+	}
+}
+
+// Asked to, a pull fetches a foreign layer from the URL it lists, without
+// credentials, and falls back to the registry when the URL fails.
+func TestPullForeignLayerFromItsURL(t *testing.T) {
+	t.Parallel()
+	var (
+		mu     sync.Mutex
+		served []string
+		layer  *testregistry.Layer
+	)
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		served = append(served, r.Header.Get("Authorization"))
+		if layer == nil || !strings.HasSuffix(r.URL.Path, layer.Digest.Encoded()) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(layer.Data)
+	}))
+	t.Cleanup(cdn.Close)
+	e := newEnv(t, []testregistry.Option{testregistry.WithBasicAuth("u", "p")})
+	img, err := testregistry.ForeignLayerImageAt(16, 1, 32<<10, linuxAMD64, cdn.URL+"/foreign/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	layer = &img.Layers[len(img.Layers)-1]
+	mu.Unlock()
+	push(t, e, "win/app", "latest", img)
+	res, err := e.puller.Pull(context.Background(), e.ref(t, "win/app"), pull.WithForeignLayers(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.ReadBlob(context.Background(), layer.Digest, 1<<30); err != nil {
+		t.Fatalf("foreign layer not stored: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(served) != 1 || served[0] != "" || res.Fetched != len(img.Layers)+1 {
+		t.Fatalf("URL requests %q (want one without Authorization), fetched %d", served, res.Fetched)
 	}
 }

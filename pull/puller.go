@@ -124,8 +124,10 @@ func WithProgress(s progress.Sink) PullOption {
 	return func(o *pullOptions) { o.sink = s }
 }
 
-// WithForeignLayers also downloads non-distributable (foreign) layers from
-// the registry. Default false: they are recorded in the manifest only.
+// WithForeignLayers also downloads non-distributable (foreign) layers: from
+// the URLs their descriptors list (without credentials; internal addresses
+// only for an internal registry), else from the registry. Default false:
+// they are recorded in the manifest only.
 func WithForeignLayers(include bool) PullOption {
 	return func(o *pullOptions) { o.includeForeign = include }
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,36 @@ func (c *Client) OpenBlob(ctx context.Context, ref reference.Reference, desc oci
 	if err != nil {
 		return nil, 0, err
 	}
+	return c.openRange(ctx, c.api, host, u, desc, offset)
+}
+
+// OpenURL GETs a blob from one of the URLs its descriptor lists (a foreign,
+// non-distributable layer), with the bounds, Range handling and retries of
+// OpenBlob. No credentials are sent: the URL is not the registry. Only
+// https is accepted, or http where plain HTTP is allowed for its host.
+func (c *Client) OpenURL(ctx context.Context, rawURL string, desc ocispec.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, 0, fmt.Errorf("blob at %s: invalid digest %q: %v: %w", redactURL(rawURL), desc.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	if desc.Size < 0 || offset < 0 || offset > desc.Size {
+		return nil, 0, fmt.Errorf("blob %s: offset %d outside its size %d: %w", desc.Digest, offset, desc.Size, errdefs.ErrInvalidArgument)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, 0, fmt.Errorf("blob %s: URL %s is not an http(s) URL without credentials: %w", desc.Digest, redactURL(rawURL), errdefs.ErrInvalidArgument)
+	}
+	if u.Scheme == "http" && !allowPlainHTTP(u.Host, c.opts.allowHTTP || c.opts.hostOptions(u.Host).InsecureAllowHTTP) {
+		return nil, 0, fmt.Errorf("blob %s: plain http to %s is not allowed (use --insecure-allow-http): %w", desc.Digest, u.Host, errdefs.ErrDenied)
+	}
+	if offset > 0 && offset == desc.Size {
+		return io.NopCloser(strings.NewReader("")), offset, nil
+	}
+	return c.openRange(ctx, c.plain, u.Host, u.String(), desc, offset)
+}
+
+// openRange GETs u (a blob), from offset when it is positive, and wraps the
+// body in the bounds the descriptor sets.
+func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string, desc ocispec.Descriptor, offset int64) (io.ReadCloser, int64, error) {
 	header := http.Header{}
 	// Blob digests cover the bytes as stored; a transparently decompressed
 	// body would never verify.
@@ -52,7 +83,7 @@ func (c *Client) OpenBlob(ctx context.Context, ref reference.Reference, desc oci
 		return status == http.StatusOK || (offset > 0 && status == http.StatusPartialContent)
 	}
 	resp, err := c.retry(ctx, host, ok, func(ctx context.Context) (*http.Response, error) {
-		return c.send(ctx, c.api, http.MethodGet, u, header)
+		return c.send(ctx, hc, http.MethodGet, u, header)
 	})
 	if err != nil {
 		return nil, 0, err

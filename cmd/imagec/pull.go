@@ -38,7 +38,7 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 	f.IntVar(&pf.parallel, "max-concurrent-downloads", pull.DefaultMaxConcurrentDownloads, "how many layers to download (and unpack) at once")
 	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
 	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
-	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the registry")
+	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the URLs they list (else the registry)")
 }
 
 // wantPlatform is the --platform flag parsed, or nil for the host's.

@@ -105,6 +105,13 @@ func NewImage(seed int64, layers int, layerSize int, f Format, c Compression, p 
 // Push does not upload the foreign blob, as docker does not; its Data is
 // kept so a test can serve it.
 func ForeignLayerImage(seed int64, layers int, layerSize int, p ocispec.Platform) (*Image, error) {
+	// Port 9 (discard) is closed on test machines: fetching must fail fast.
+	return ForeignLayerImageAt(seed, layers, layerSize, p, "http://127.0.0.1:9/foreign/")
+}
+
+// ForeignLayerImageAt is ForeignLayerImage with the foreign layer's URL
+// prefix (the layer's hex digest is appended), for tests that serve it.
+func ForeignLayerImageAt(seed int64, layers int, layerSize int, p ocispec.Platform, urlPrefix string) (*Image, error) {
 	base, err := NewImage(seed, layers, layerSize, Docker, Gzip, p)
 	if err != nil {
 		return nil, err
@@ -117,8 +124,7 @@ func ForeignLayerImage(seed int64, layers int, layerSize int, p ocispec.Platform
 	if err != nil {
 		return nil, fmt.Errorf("fixture foreign layer seed %d: %w", seed, err)
 	}
-	// Port 9 (discard) is closed on test machines: fetching must fail fast.
-	l.URLs = []string{"http://127.0.0.1:9/foreign/" + l.Digest.Encoded()}
+	l.URLs = []string{urlPrefix + l.Digest.Encoded()}
 	base.Layers = append(base.Layers, l)
 	if err := base.finish(seed); err != nil {
 		return nil, err
