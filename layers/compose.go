@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -46,6 +47,7 @@ type Rootfs struct {
 	tmp     string
 	applied int
 	chain   digest.Digest // chain ID of the last layer applied
+	lock    *os.File      // flock on tmp while it is being built
 	release func()
 	done    bool
 }
@@ -66,12 +68,53 @@ func (s *Store) NewRootfs(ctx context.Context, dst string) (*Rootfs, error) {
 		release()
 		return nil, fmt.Errorf("unpack to %s: %w", dst, err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	// The lock marks the tree as being built: a later unpack to the same
+	// destination removes siblings whose lock is free (left by a process
+	// that was killed) and leaves a running one's alone.
+	lock, err := lockDir(tmp)
+	if err == nil {
+		err = os.Chmod(tmp, 0o755)
+	}
+	if err != nil {
 		release()
 		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("unpack to %s: %w", dst, err)
+	}
+	removeStale(parent, "."+filepath.Base(dst)+".imagec-", tmp)
+	return &Rootfs{s: s, dst: dst, tmp: tmp, lock: lock, release: func() { lock.Close(); release() }}, nil
+}
+
+// lockDir takes an exclusive flock on a directory, held until the returned
+// file is closed (or its process dies).
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.Open(dir)
+	if err != nil {
 		return nil, err
 	}
-	return &Rootfs{s: s, dst: dst, tmp: tmp, release: release}, nil
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// removeStale removes the half-built trees of earlier unpacks to the same
+// destination whose builders are gone.
+func removeStale(parent, prefix, keep string) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(parent, e.Name())
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) || p == keep {
+			continue
+		}
+		if f, err := lockDir(p); err == nil {
+			os.RemoveAll(p)
+			f.Close()
+		}
+	}
 }
 
 // Apply applies layer i (which must be the next one) from the layer area

@@ -330,3 +330,37 @@ func TestLiveChainsFollowsPlatformlessIndexChildren(t *testing.T) {
 		}
 	}
 }
+
+// A tree left half-built by a killed unpack is removed by the next unpack to
+// the same destination; one still being built is left alone.
+func TestStaleRootfsRemoved(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	img := e.pullImage(t, "st/ale", whiteoutImage(t, testregistry.Gzip))
+	dir := t.TempDir()
+	dst := filepath.Join(dir, "rootfs")
+	stale := filepath.Join(dir, ".rootfs.imagec-123")
+	if err := os.MkdirAll(filepath.Join(stale, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := e.ls.NewRootfs(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Abort()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale tree still there: %v", err)
+	}
+	if err := e.ls.Compose(ctx, img, dst); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, en := range ents {
+		names = append(names, en.Name())
+	}
+	if len(names) != 2 { // rootfs and the busy builder's tree
+		t.Fatalf("entries %v, want the result and the running build", names)
+	}
+}
