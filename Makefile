@@ -3,7 +3,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 BIN       := bin
 
-.PHONY: build test unit fuzz demo clean bench
+.PHONY: build test unit race fuzz demo clean bench
 
 build:
 	$(GO) build -o $(BIN)/imagec ./cmd/imagec
@@ -11,11 +11,15 @@ build:
 
 # Unit and integration tests (real registries in-process on loopback), then
 # a short run of every fuzz target.
-test: unit fuzz
+test: unit race fuzz
 
 unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The concurrent parts again under the race detector.
+race:
+	$(GO) test -race -count=1 ./pull ./store ./registry/... ./layers ./gc ./archive ./progress
 
 # Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=10m` for a long run.
 fuzz:
