@@ -102,20 +102,32 @@ func Collect(ctx context.Context, st *store.Store, opts ...Option) (*Report, err
 // the children of indexes that are present, their configs and layers, and
 // the original documents imagec keeps beside the indexes it wrote.
 func Live(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) {
-	entries, err := st.Images(ctx)
-	if err != nil {
-		return nil, err
-	}
 	live := map[digest.Digest]bool{}
-	for _, e := range entries {
-		if err := mark(ctx, st, e, live); err != nil {
-			return nil, fmt.Errorf("gc: image %s: %w (run imagec fsck)", e.Annotations[ocispec.AnnotationRefName], err)
-		}
-	}
-	return live, nil
+	err := walk(ctx, st, live, nil)
+	return live, err
 }
 
-func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live map[digest.Digest]bool) error {
+// ForEachImage calls fn with every image manifest reachable from the
+// store's names (each present child of an index, whatever platform it
+// claims), once each: the same walk garbage collection marks by.
+func ForEachImage(ctx context.Context, st *store.Store, fn func(*ocispec.Manifest) error) error {
+	return walk(ctx, st, map[digest.Digest]bool{}, fn)
+}
+
+func walk(ctx context.Context, st *store.Store, seen map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
+	entries, err := st.Images(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := mark(ctx, st, e, seen, fn); err != nil {
+			return fmt.Errorf("gc: image %s: %w (run imagec fsck)", e.Annotations[ocispec.AnnotationRefName], err)
+		}
+	}
+	return nil
+}
+
+func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
 	if live[desc.Digest] {
 		return nil
 	}
@@ -137,7 +149,7 @@ func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live ma
 	switch {
 	case parsed.Index != nil:
 		for _, m := range parsed.Index.Manifests {
-			if err := mark(ctx, st, m, live); err != nil {
+			if err := mark(ctx, st, m, live, fn); err != nil {
 				return err
 			}
 		}
@@ -152,6 +164,9 @@ func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live ma
 		live[parsed.Image.Config.Digest] = true
 		for _, l := range parsed.Image.Layers {
 			live[l.Digest] = true
+		}
+		if fn != nil {
+			return fn(parsed.Image)
 		}
 	}
 	return nil

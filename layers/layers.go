@@ -7,7 +7,7 @@ package layers
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/store"
@@ -188,59 +189,23 @@ func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool) (int, er
 	return n, nil
 }
 
-// LiveChains is the set of chain IDs of every image named in the store.
+// LiveChains is the set of chain IDs of every image named in the store,
+// found by the same walk garbage collection marks blobs by.
 func LiveChains(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
-	entries, err := st.Images(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		imgs, err := platformImages(ctx, st, e)
+	err := gc.ForEachImage(ctx, st, func(m *ocispec.Manifest) error {
+		raw, err := st.ReadBlob(ctx, m.Config.Digest, manifest.MaxSize)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, img := range imgs {
-			for _, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
-				live[c] = true
-			}
+		var cfg ocispec.Image
+		if err := json.Unmarshal(raw, &cfg); err != nil {
+			return fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
 		}
-	}
-	return live, nil
-}
-
-// platformImages loads every platform of entry present in the store.
-func platformImages(ctx context.Context, st *store.Store, entry ocispec.Descriptor) ([]*image.Image, error) {
-	if !manifest.IsIndex(entry.MediaType) {
-		img, err := image.Load(ctx, st, entry, nil)
-		if err != nil {
-			return nil, err
+		for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+			live[c] = true
 		}
-		return []*image.Image{img}, nil
-	}
-	body, err := st.ReadBlob(ctx, entry.Digest, manifest.MaxSize)
-	if err != nil {
-		return nil, err
-	}
-	parsed, err := manifest.Parse(entry.MediaType, body)
-	if err != nil || parsed.Index == nil {
-		return nil, fmt.Errorf("index %s: %w", entry.Digest, errors.Join(err, errdefs.ErrInvalidArgument))
-	}
-	var out []*image.Image
-	for _, m := range parsed.Index.Manifests {
-		// Every child in the store, whatever platform it claims (or none):
-		// loaded by its own descriptor, as garbage collection marks it.
-		if !manifest.IsImage(m.MediaType) {
-			continue
-		}
-		if _, err := st.Info(ctx, m.Digest); err != nil {
-			continue
-		}
-		img, err := image.Load(ctx, st, m, nil)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, img)
-	}
-	return out, nil
+		return nil
+	})
+	return live, err
 }
