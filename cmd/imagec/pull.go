@@ -53,9 +53,8 @@ func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
 	return &p, nil
 }
 
-// pull pulls ref into st, printing progress to w, and returns the pulled
-// image as the store now has it.
-func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*image.Image, error) {
+// pull pulls ref into st, printing progress to w.
+func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*pull.Result, error) {
 	platform, err := pf.wantPlatform()
 	if err != nil {
 		return nil, err
@@ -95,24 +94,16 @@ func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref 
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
+	return res, err
+}
+
+// loadPulled reads back the image manifest a pull just fetched.
+func loadPulled(ctx context.Context, st *store.Store, res *pull.Result) (*image.Image, error) {
+	img, err := image.Load(ctx, st, res.Manifest, nil)
 	if err != nil {
 		return nil, err
 	}
-	entry, err := st.Image(ctx, ref.String())
-	if err != nil {
-		return nil, err
-	}
-	want := manifest.HostPlatform()
-	if platform != nil {
-		want = *platform
-	}
-	img, err := image.Load(ctx, st, entry, &want)
-	if err != nil {
-		return nil, err
-	}
-	if img.ManifestDesc.Digest != res.Manifest.Digest {
-		return nil, fmt.Errorf("pull %s: the store records %s, not the %s just pulled: %w", ref, img.ManifestDesc.Digest, res.Manifest.Digest, errdefs.ErrNotFound)
-	}
+	img.Name = res.Reference.String()
 	return img, nil
 }
 
@@ -134,11 +125,15 @@ func newPullCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			img, err := pf.pull(cmd.Context(), g, st, ref, os.Stdout)
+			res, err := pf.pull(cmd.Context(), g, st, ref, os.Stdout)
 			if err != nil {
 				return err
 			}
 			if unpackL {
+				img, err := loadPulled(cmd.Context(), st, res)
+				if err != nil {
+					return err
+				}
 				ls, err := layers.Open(st)
 				if err != nil {
 					return err

@@ -74,5 +74,9 @@ func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags,
 	if err != nil {
 		return nil, err
 	}
-	return pf.pull(ctx, g, st, ref, os.Stderr, opts...)
+	res, err := pf.pull(ctx, g, st, ref, os.Stderr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return loadPulled(ctx, st, res)
 }
