@@ -11,42 +11,56 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/safefs"
 )
 
 // Info returns the size of committed blob d, or an error wrapping
-// errdefs.ErrNotFound.
+// errdefs.ErrNotFound. Only a regular file counts as a blob: a symbolic
+// link, a directory or a device at the blob's path is reported as not
+// found, so nothing ever takes it for the content it is named after.
 func (s *Store) Info(ctx context.Context, d digest.Digest) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	p, err := s.blobPath(d)
+	rel, err := blobRelChecked(d)
 	if err != nil {
 		return 0, err
 	}
-	fi, err := os.Stat(p)
+	st, err := s.fs.Lstat(rel)
 	if err != nil {
 		return 0, blobErr("stat", d, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if !safefs.IsRegular(st) {
 		return 0, fmt.Errorf("stat blob %s: not a regular file: %w", d, errdefs.ErrNotFound)
 	}
-	return fi.Size(), nil
+	return st.Size, nil
+}
+
+// Has reports whether the blob desc describes is present: a regular file
+// of desc.Size bytes. A truncated or overlong file is not the blob, and a
+// writer for desc replaces it. Content is not hashed here (fsck does);
+// every commit verified it.
+func (s *Store) Has(ctx context.Context, desc ocispec.Descriptor) bool {
+	size, err := s.Info(ctx, desc.Digest)
+	return err == nil && size == desc.Size
 }
 
 // Open opens committed blob d for reading, or returns an error wrapping
-// errdefs.ErrNotFound. The content is not verified; use ReadBlob or hash
-// while reading when the file may have been tampered with.
+// errdefs.ErrNotFound (also when the path holds anything but a regular
+// file). The content is not verified; use ReadBlob or hash while reading
+// when the file may have been tampered with.
 func (s *Store) Open(ctx context.Context, d digest.Digest) (*os.File, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p, err := s.blobPath(d)
+	rel, err := blobRelChecked(d)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(p)
+	f, _, err := s.fs.OpenRegular(rel)
 	if err != nil {
 		return nil, blobErr("open", d, err)
 	}
@@ -124,16 +138,17 @@ func (s *Store) WriteBlob(ctx context.Context, desc ocispec.Descriptor, data []b
 }
 
 // Delete removes committed blob d, or returns an error wrapping
-// errdefs.ErrNotFound. It does not check whether an image still uses it.
+// errdefs.ErrNotFound. It does not check whether an image still uses it. A
+// symbolic link at the blob's path is removed itself, never its target.
 func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	p, err := s.blobPath(d)
+	rel, err := blobRelChecked(d)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil {
+	if err := s.fs.Remove(rel); err != nil {
 		return blobErr("delete", d, err)
 	}
 	return nil
@@ -141,10 +156,10 @@ func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
 
 // Walk calls fn with the digest and size of every committed blob, stopping
 // at the first error fn returns (which Walk returns unchanged). Files under
-// blobs/ whose names are not valid digests (temp files of other tools) are
-// skipped.
+// blobs/ whose names are not valid digests (temp files of other tools), and
+// anything that is not a regular file, are skipped.
 func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) error) error {
-	algs, err := os.ReadDir(s.join(blobsDir))
+	algs, err := s.readDir(blobsDir)
 	if err != nil {
 		return fmt.Errorf("walk blobs in %s: %w", s.root, err)
 	}
@@ -153,7 +168,7 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 		if !a.IsDir() || !alg.Available() {
 			continue
 		}
-		entries, err := os.ReadDir(s.join(blobsDir, a.Name()))
+		entries, err := s.readDir(blobsDir + "/" + a.Name())
 		if err != nil {
 			return fmt.Errorf("walk blobs in %s: %w", s.root, err)
 		}
@@ -165,14 +180,14 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 			if d.Validate() != nil || !e.Type().IsRegular() {
 				continue
 			}
-			fi, err := e.Info()
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // deleted while walking
+			size, err := s.Info(ctx, d)
+			if errors.Is(err, errdefs.ErrNotFound) {
+				continue // deleted (or replaced) while walking
 			}
 			if err != nil {
 				return fmt.Errorf("walk blobs: stat %s: %w", d, err)
 			}
-			if err := fn(d, fi.Size()); err != nil {
+			if err := fn(d, size); err != nil {
 				return err
 			}
 		}
@@ -180,11 +195,25 @@ func (s *Store) Walk(ctx context.Context, fn func(d digest.Digest, size int64) e
 	return nil
 }
 
+// readDir lists directory rel of the store, reached without symlinks.
+func (s *Store) readDir(rel string) ([]fs.DirEntry, error) {
+	f, err := s.fs.OpenFile(rel, os.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}
+
 // blobErr describes a failed file operation on blob d, mapping a missing
-// file to errdefs.ErrNotFound.
+// file, and anything at its path that is not a regular file reached
+// without symlinks, to errdefs.ErrNotFound.
 func blobErr(op string, d digest.Digest, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s blob %s: %w", op, d, errdefs.ErrNotFound)
+	}
+	if errors.Is(err, safefs.ErrSymlink) || errors.Is(err, safefs.ErrNotRegular) {
+		return fmt.Errorf("%s blob %s: %v: %w", op, d, err, errdefs.ErrNotFound)
 	}
 	return fmt.Errorf("%s blob %s: %w", op, d, err)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -43,7 +42,8 @@ func (s *Store) Image(ctx context.Context, name string) (ocispec.Descriptor, err
 }
 
 // SetImage records desc under name, replacing any entry already named so
-// (in place, keeping the order of the others). desc's annotations are kept
+// (in place, keeping the order of the others). The blob desc points at must
+// be in the store with desc's size (errdefs.ErrNotFound otherwise). desc's annotations are kept
 // and its ref.name annotation set to name; desc itself is not modified. The
 // read-modify-write of index.json runs under an exclusive lock on
 // .imagec/index.lock, so concurrent updates from any process are not lost.
@@ -57,6 +57,11 @@ func (s *Store) SetImage(ctx context.Context, name string, desc ocispec.Descript
 	if desc.MediaType == "" || desc.Size < 0 {
 		return fmt.Errorf("set image %s: descriptor %s needs a media type and a size: %w",
 			name, desc.Digest, errdefs.ErrInvalidArgument)
+	}
+	// A name may only point at content the store holds: a blob of the
+	// size the descriptor states, verified when it was committed.
+	if !s.Has(ctx, desc) {
+		return fmt.Errorf("set image %s: %s (%d bytes) is not in the store: %w", name, desc.Digest, desc.Size, errdefs.ErrNotFound)
 	}
 	desc.Annotations = maps.Clone(desc.Annotations)
 	if desc.Annotations == nil {
@@ -104,7 +109,7 @@ func (s *Store) RemoveImage(ctx context.Context, name string) error {
 // index lock. The new file is fsynced before it is renamed over the old one,
 // and the directory after, so a crash leaves either version intact.
 func (s *Store) updateIndex(ctx context.Context, fn func([]ocispec.Descriptor) ([]ocispec.Descriptor, error)) error {
-	return withLock(ctx, s.join(indexLock), func() error {
+	return s.withLock(ctx, indexLock, func() error {
 		idx, err := s.readIndex()
 		if err != nil {
 			return err
@@ -116,21 +121,25 @@ func (s *Store) updateIndex(ctx context.Context, fn func([]ocispec.Descriptor) (
 		if err != nil {
 			return err
 		}
-		tmp, err := writeTemp(s.join(privateDir), indexFile, b)
+		tmp, err := s.writeTemp(indexFile, b)
 		if err != nil {
-			return fmt.Errorf("write %s: %w", s.join(indexFile), err)
+			return fmt.Errorf("write %s: %w", s.fs.Join(indexFile), err)
 		}
-		if err := os.Rename(tmp, s.join(indexFile)); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("write %s: %w", s.join(indexFile), err)
+		if err := s.fs.Rename(tmp, indexFile); err != nil {
+			s.fs.Remove(tmp)
+			return fmt.Errorf("write %s: %w", s.fs.Join(indexFile), err)
 		}
-		return syncDir(s.root)
+		return s.fs.SyncDir(".")
 	})
 }
 
+// MaxIndexSize bounds index.json, which another tool may have written: a
+// store of a hundred thousand names stays well below it.
+const MaxIndexSize = 64 << 20
+
 func (s *Store) readIndex() (ocispec.Index, error) {
-	p := s.join(indexFile)
-	b, err := os.ReadFile(p)
+	p := s.fs.Join(indexFile)
+	b, err := s.readSmall(indexFile, MaxIndexSize)
 	if err != nil {
 		return ocispec.Index{}, fmt.Errorf("read %s: %w", p, err)
 	}

@@ -25,17 +25,27 @@ func manifestDesc(seed string) ocispec.Descriptor {
 	}
 }
 
+// putManifest stores seed as a blob and returns manifestDesc(seed), for a
+// name to point at.
+func putManifest(s *Store, seed string) ocispec.Descriptor {
+	d := manifestDesc(seed)
+	if err := s.WriteBlob(context.Background(), d, []byte(seed)); err != nil {
+		panic(err)
+	}
+	return d
+}
+
 func TestSetImage(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
 	a, b := "docker.io/library/alpine:latest", "localhost:5000/x@"+digest.FromString("x").String()
-	descA := manifestDesc("a")
+	descA := putManifest(s, "a")
 	descA.Annotations = map[string]string{"org.example": "kept"}
 	for _, step := range []struct {
 		name string
 		desc ocispec.Descriptor
-	}{{a, descA}, {b, manifestDesc("b")}, {a, manifestDesc("a2")}} {
+	}{{a, descA}, {b, putManifest(s, "b")}, {a, putManifest(s, "a2")}} {
 		if err := s.SetImage(ctx, step.name, step.desc); err != nil {
 			t.Fatal(err)
 		}
@@ -67,6 +77,23 @@ func TestSetImage(t *testing.T) {
 	}
 }
 
+func TestSetImageNeedsTheBlob(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	if err := s.SetImage(ctx, "n", manifestDesc("absent")); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("SetImage of an absent blob = %v, want not found", err)
+	}
+	wrong := putManifest(s, "present")
+	wrong.Size++
+	if err := s.SetImage(ctx, "n", wrong); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("SetImage with a size the blob does not have = %v, want not found", err)
+	}
+	if imgs, _ := s.Images(ctx); len(imgs) != 0 {
+		t.Errorf("names recorded: %+v", imgs)
+	}
+}
+
 func TestSetImageInvalid(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
@@ -90,7 +117,7 @@ func TestRemoveImage(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	for _, n := range []string{"a", "b", "c"} {
-		if err := s.SetImage(ctx, n, manifestDesc(n)); err != nil {
+		if err := s.SetImage(ctx, n, putManifest(s, n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +155,7 @@ func TestSetImageConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range perG {
 				name := fmt.Sprintf("g%d-%d", g, i)
-				if err := s.SetImage(ctx, name, manifestDesc(name)); err != nil {
+				if err := s.SetImage(ctx, name, putManifest(s, name)); err != nil {
 					t.Error(err)
 				}
 				// Readers never take the lock and must always see valid JSON.

@@ -76,9 +76,7 @@ func TestInteropTools(t *testing.T) {
 			t.Skip("skopeo not installed")
 		}
 		dst := newStore(t)
-		if err := dst.SetImage(context.Background(), "kept", mdesc); err != nil {
-			t.Fatal(err)
-		}
+		writeTestImage(t, dst, "kept")
 		out, err := exec.Command("skopeo", "copy", "oci:"+s.Root()+":"+name, "oci:"+dst.Root()+":copied").CombinedOutput()
 		if err != nil {
 			t.Fatalf("skopeo copy: %v\n%s", err, out)

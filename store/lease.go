@@ -30,8 +30,7 @@ func (s *Store) Exclusive(ctx context.Context) (release func(), err error) {
 }
 
 func (s *Store) gcLock(ctx context.Context, how int) (func(), error) {
-	path := s.join(privateDir, gcLockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o644)
+	f, err := s.fs.OpenFile(privateDir+"/"+gcLockFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.root, err)
 	}

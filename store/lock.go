@@ -34,17 +34,19 @@ var (
 	errLockStale = errors.New("lock file was unlinked by its previous holder")
 )
 
-// acquireLock takes an exclusive lock on path, creating the file (and its
-// directory) if needed, and waits while someone else holds it. onWait, if
-// not nil, is called once, the first time the lock is found busy.
-func acquireLock(ctx context.Context, path string, onWait func()) (*fileLock, error) {
+// acquireLock takes an exclusive lock on rel (relative to the store root),
+// creating the file (and its directory) if needed, and waits while someone
+// else holds it. onWait, if not nil, is called once, the first time the lock
+// is found busy. No symlink is followed on the way to the lock file.
+func (s *Store) acquireLock(ctx context.Context, rel string, onWait func()) (*fileLock, error) {
+	path := s.fs.Join(rel)
 	delay := lockPollMin
 	waited := false
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		l, err := tryLock(path)
+		l, err := s.tryLock(rel)
 		switch {
 		case err == nil:
 			return l, nil
@@ -55,8 +57,8 @@ func acquireLock(ctx context.Context, path string, onWait func()) (*fileLock, er
 			// writer between our attempts; (re)create it and try again.
 			// EEXIST means another process raced us (and may remove it
 			// again at once), which the next attempt sorts out.
-			err := os.MkdirAll(filepath.Dir(path), dirPerm)
-			if err != nil && !errors.Is(err, fs.ErrExist) {
+			err := s.fs.MkdirAll(filepath.Dir(rel), dirPerm)
+			if err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("lock %s: %w", path, err)
 			}
 			continue
@@ -80,14 +82,14 @@ func acquireLock(ctx context.Context, path string, onWait func()) (*fileLock, er
 	}
 }
 
-// tryLock makes one attempt at the lock on path, creating the file but not
+// tryLock makes one attempt at the lock on rel, creating the file but not
 // its directory. It fails with errLockBusy while another holder has the
 // lock, and with errLockStale if the file it locked is no longer the one at
 // path: ingest entries are removed at commit, and a waiter that then wins
 // the lock on the orphaned inode must start over on a fresh file, or two
 // writers could each hold "the" lock.
-func tryLock(path string) (*fileLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, filePerm)
+func (s *Store) tryLock(rel string) (*fileLock, error) {
+	f, err := s.fs.OpenFile(rel, os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +100,7 @@ func tryLock(path string) (*fileLock, error) {
 		}
 		return nil, err
 	}
-	same, err := stillLinked(f, path)
+	same, err := s.stillLinked(f, rel)
 	if err != nil || !same {
 		f.Close()
 		if err != nil {
@@ -119,14 +121,15 @@ func flockNB(f *os.File) error {
 	}
 }
 
-// stillLinked reports whether path still refers to the file open as f.
-func stillLinked(f *os.File, path string) (bool, error) {
-	var held, cur unix.Stat_t
+// stillLinked reports whether rel still refers to the file open as f.
+func (s *Store) stillLinked(f *os.File, rel string) (bool, error) {
+	var held unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
 		return false, err
 	}
-	if err := unix.Stat(path, &cur); err != nil {
-		if errors.Is(err, unix.ENOENT) {
+	cur, err := s.fs.Lstat(rel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return false, err
@@ -147,15 +150,15 @@ func (l *fileLock) release() error {
 	return err
 }
 
-// withLock runs fn while holding the lock at path.
-func withLock(ctx context.Context, path string, fn func() error) error {
-	l, err := acquireLock(ctx, path, nil)
+// withLock runs fn while holding the lock at rel.
+func (s *Store) withLock(ctx context.Context, rel string, fn func() error) error {
+	l, err := s.acquireLock(ctx, rel, nil)
 	if err != nil {
 		return err
 	}
 	ferr := fn()
 	if rerr := l.release(); ferr == nil && rerr != nil {
-		return fmt.Errorf("unlock %s: %w", path, rerr)
+		return fmt.Errorf("unlock %s: %w", s.fs.Join(rel), rerr)
 	}
 	return ferr
 }

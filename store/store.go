@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,10 +26,11 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/safefs"
 )
 
 const (
-	blobsDir     = "blobs"
+	blobsDir     = ocispec.ImageBlobsDir
 	privateDir   = ".imagec"
 	ingestDir    = ".imagec/ingest"
 	indexLock    = ".imagec/index.lock"
@@ -41,8 +43,14 @@ const (
 
 // Store is an OCI image layout on the local filesystem. Its methods are safe
 // for concurrent use by goroutines and by other processes sharing the root.
+//
+// No file below the root is ever reached through a symbolic link: every
+// path is resolved with safefs, so a link planted in the store (at a blob,
+// an ingest file or a directory on the way) makes the operation fail or the
+// blob count as absent, and never redirects a read or a write elsewhere.
 type Store struct {
 	root string
+	fs   safefs.Root
 }
 
 // DefaultRoot returns the store root imagec uses when none is given:
@@ -79,7 +87,8 @@ func defaultRoot(getenv func(string) string, uid int, home string) string {
 // file is created by linking a complete temp file into place, so nobody ever
 // sees a half-written oci-layout or index.json. An existing layout is
 // validated: its oci-layout must declare version 1.0.0 and its index.json
-// must parse.
+// must parse. The root may be a symbolic link; the layout's own directories
+// (blobs/, .imagec/) may not.
 func Open(root string) (*Store, error) {
 	if root == "" {
 		return nil, fmt.Errorf("open store: empty root: %w", errdefs.ErrInvalidArgument)
@@ -88,9 +97,12 @@ func Open(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
-	s := &Store{root: abs}
-	for _, d := range []string{filepath.Join(blobsDir, string(digest.SHA256)), ingestDir} {
-		if err := os.MkdirAll(s.join(d), dirPerm); err != nil {
+	if err := os.MkdirAll(abs, dirPerm); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", abs, err)
+	}
+	s := &Store{root: abs, fs: safefs.New(abs)}
+	for _, d := range []string{blobsDir + "/" + string(digest.SHA256), ingestDir} {
+		if err := s.fs.MkdirAll(d, dirPerm); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", abs, err)
 		}
 	}
@@ -118,50 +130,51 @@ func Open(root string) (*Store, error) {
 func (s *Store) Root() string { return s.root }
 
 // Path returns the file of blob d (blobs/<alg>/<hex>), whether or not it
-// exists. It returns "" for a digest that does not validate, so a hostile
-// digest can never name a path outside the store.
+// exists, for messages and other programs; the store itself never opens a
+// blob by this path. It returns "" for a digest that does not validate, so
+// a hostile digest can never name a path outside the store.
 func (s *Store) Path(d digest.Digest) string {
 	if d.Validate() != nil {
 		return ""
 	}
-	return s.join(blobsDir, string(d.Algorithm()), d.Encoded())
+	return s.fs.Join(blobRel(d))
 }
 
-func (s *Store) join(elem ...string) string {
-	return filepath.Join(append([]string{s.root}, elem...)...)
+// blobRel is the path of blob d relative to the root; d must be valid.
+func blobRel(d digest.Digest) string {
+	return blobsDir + "/" + string(d.Algorithm()) + "/" + d.Encoded()
 }
 
-// blobPath is Path with the validation failure reported as an error.
-func (s *Store) blobPath(d digest.Digest) (string, error) {
+// blobRelChecked is blobRel with the validation failure reported as an error.
+func blobRelChecked(d digest.Digest) (string, error) {
 	if err := d.Validate(); err != nil {
 		return "", fmt.Errorf("blob %q: %v: %w", d, err, errdefs.ErrInvalidArgument)
 	}
-	return s.Path(d), nil
+	return blobRel(d), nil
 }
 
 // createOnce creates rel with content unless it already exists. Linking a
 // fully written temp file fails with EEXIST instead of replacing, so a
 // concurrent creator or an existing layout is left untouched.
 func (s *Store) createOnce(rel string, content []byte) error {
-	dst := s.join(rel)
-	if _, err := os.Lstat(dst); err == nil {
+	if _, err := s.fs.Lstat(rel); err == nil {
 		return nil
 	}
-	tmp, err := writeTemp(s.join(privateDir), rel, content)
+	tmp, err := s.writeTemp(rel, content)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", dst, err)
+		return fmt.Errorf("create %s: %w", s.fs.Join(rel), err)
 	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, dst); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create %s: %w", dst, err)
+	defer s.fs.Remove(tmp)
+	if err := s.fs.Link(tmp, rel); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", s.fs.Join(rel), err)
 	}
-	return syncDir(s.root)
+	return s.fs.SyncDir(".")
 }
 
 // validate checks that the layout is one this package understands.
 func (s *Store) validate() error {
-	p := s.join(layoutFile)
-	b, err := os.ReadFile(p)
+	p := s.fs.Join(layoutFile)
+	b, err := s.readSmall(layoutFile, 64<<10)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -179,15 +192,15 @@ func (s *Store) validate() error {
 	return nil
 }
 
-// writeTemp writes content to a new fsynced temp file in dir and returns its
-// path. The caller renames or links it into place and removes it on failure.
-func writeTemp(dir, pattern string, content []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".tmp-"+pattern+"-*")
+// writeTemp writes content to a new fsynced temp file in the private
+// directory and returns its path relative to the root. The caller renames
+// or links it into place and removes it on failure.
+func (s *Store) writeTemp(pattern string, content []byte) (string, error) {
+	f, rel, err := s.fs.CreateTemp(privateDir, ".tmp-"+pattern+"-", filePerm)
 	if err != nil {
 		return "", err
 	}
-	name := f.Name()
-	err = f.Chmod(filePerm) // CreateTemp uses 0600; layout files are world-readable
+	err = f.Chmod(filePerm) // the umask may have narrowed it; layout files are world-readable
 	if err == nil {
 		_, err = f.Write(content)
 	}
@@ -198,25 +211,29 @@ func writeTemp(dir, pattern string, content []byte) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(name)
+		s.fs.Remove(rel)
 		return "", err
 	}
-	return name, nil
+	return rel, nil
 }
 
-// syncDir fsyncs a directory so that a rename or link into it survives a
-// crash, not just the file contents.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// readSmall reads file rel of the store, which must be a regular file of at
+// most limit bytes.
+func (s *Store) readSmall(rel string, limit int64) ([]byte, error) {
+	f, fi, err := s.fs.OpenRegular(rel)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
+	defer f.Close()
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit: %w", s.fs.Join(rel), fi.Size(), limit, errdefs.ErrTooLarge)
 	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+		return nil, err
 	}
-	return nil
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s grew over the %d byte limit: %w", s.fs.Join(rel), limit, errdefs.ErrTooLarge)
+	}
+	return b, nil
 }

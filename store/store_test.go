@@ -77,7 +77,7 @@ func helperSetImages() {
 	n, _ := strconv.Atoi(os.Getenv("COUNT"))
 	for i := range n {
 		name := fmt.Sprintf("%s-%d", os.Getenv("PREFIX"), i)
-		if err := s.SetImage(context.Background(), name, manifestDesc(name)); err != nil {
+		if err := s.SetImage(context.Background(), name, putManifest(s, name)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -224,7 +224,7 @@ func TestOpenIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.SetImage(ctx, "docker.io/library/a:1", manifestDesc("a")); err != nil {
+	if err := s.SetImage(ctx, "docker.io/library/a:1", putManifest(s, "a")); err != nil {
 		t.Fatal(err)
 	}
 	// Concurrent opens of an existing layout must not reset index.json.
@@ -338,11 +338,11 @@ func TestEmptyRoot(t *testing.T) {
 }
 
 // TestImports keeps the store independent of the network side: it may use
-// the standard library, the OCI types, x/sys and errdefs, nothing else (in
+// the standard library, the OCI types, x/sys, errdefs and safefs, nothing else (in
 // particular no registry client and no net/http).
 func TestImports(t *testing.T) {
 	t.Parallel()
-	allowed := []string{"github.com/opencontainers/", "golang.org/x/sys/unix", "github.com/imagec/imagec/errdefs"}
+	allowed := []string{"github.com/opencontainers/", "golang.org/x/sys/unix", "github.com/imagec/imagec/errdefs", "github.com/imagec/imagec/internal/safefs"}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
 	checked := 0

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/safefs"
 )
 
 // WriterOption configures Store.Writer.
@@ -63,8 +64,7 @@ func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...Wri
 	for _, opt := range opts {
 		opt(&o)
 	}
-	target, err := s.blobPath(desc.Digest)
-	if err != nil {
+	if _, err := blobRelChecked(desc.Digest); err != nil {
 		return nil, err
 	}
 	if desc.Size < 0 {
@@ -72,21 +72,22 @@ func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...Wri
 	}
 	// Cheap check first so that pulling an image whose layers are present
 	// creates no ingest entries at all.
-	if exists(target) {
+	if s.Has(ctx, desc) {
 		return nil, alreadyExists(desc.Digest)
 	}
-	dir := s.join(ingestDir, string(desc.Digest.Algorithm())+"-"+desc.Digest.Encoded())
-	lock, err := acquireLock(ctx, filepath.Join(dir, "lock"), o.onWait)
+	dir := ingestDir + "/" + string(desc.Digest.Algorithm()) + "-" + desc.Digest.Encoded()
+	s.clearNonDir(dir)
+	lock, err := s.acquireLock(ctx, dir+"/lock", o.onWait)
 	if err != nil {
 		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
 	}
 	// The previous holder may have committed while we waited.
-	if exists(target) {
-		removeIngest(dir)
+	if s.Has(ctx, desc) {
+		s.removeIngest(dir)
 		lock.release()
 		return nil, alreadyExists(desc.Digest)
 	}
-	data, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR|os.O_CREATE, filePerm)
+	data, err := s.openIngestData(dir + "/data")
 	if err != nil {
 		lock.release()
 		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
@@ -98,6 +99,43 @@ func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...Wri
 		return nil, err
 	}
 	return w, nil
+}
+
+// clearNonDir removes what sits at an ingest entry's path if it is not a
+// directory (a planted symlink): the entry is scratch space, and leaving
+// the thing there would block every pull of the blob.
+func (s *Store) clearNonDir(rel string) {
+	if st, err := s.fs.Lstat(rel); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		s.fs.Remove(rel)
+	}
+}
+
+// openIngestData opens (creating) the partial data file of an ingest entry
+// whose lock the caller holds. The ingest area is imagec's scratch space:
+// anything there that is not a regular file (a planted symlink, a
+// directory) is not partial data, so it is removed, never written through,
+// and the entry starts empty.
+func (s *Store) openIngestData(rel string) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := s.fs.OpenFile(rel, os.O_RDWR|os.O_CREATE, filePerm)
+		if err == nil {
+			fi, serr := f.Stat()
+			if serr == nil && fi.Mode().IsRegular() {
+				return f, nil
+			}
+			f.Close()
+			if serr != nil {
+				return nil, serr
+			}
+		}
+		notData := err == nil || errors.Is(err, safefs.ErrSymlink) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO)
+		if !notData || attempt > 0 {
+			return nil, err
+		}
+		if rerr := s.fs.Remove(rel); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a regular file and cannot be removed: %w", s.fs.Join(rel), rerr)
+		}
+	}
 }
 
 // resume hashes the partial data already in the entry and positions the
@@ -195,14 +233,13 @@ func (w *Writer) Commit(ctx context.Context) error {
 		err := w.errorf("commit: content hashes to %s: %w", got, errdefs.ErrDigestMismatch)
 		return errors.Join(err, w.Reset())
 	}
-	target := w.store.Path(w.desc.Digest)
-	if !exists(target) {
-		if err := w.publish(target); err != nil {
+	if !w.store.Has(ctx, w.desc) {
+		if err := w.publish(); err != nil {
 			return err
 		}
 	}
 	w.data.Close()
-	removeIngest(w.dir)
+	w.store.removeIngest(w.dir)
 	w.lock.release()
 	w.closed, w.committed = true, true
 	return nil
@@ -210,8 +247,9 @@ func (w *Writer) Commit(ctx context.Context) error {
 
 // publish makes the verified ingest file the blob: its contents reach the
 // disk before the rename, and the rename reaches the disk before Commit
-// returns, so after a crash the blob is either absent or complete.
-func (w *Writer) publish(target string) error {
+// returns, so after a crash the blob is either absent or complete. Whatever
+// was at the blob's path (a truncated copy, a planted symlink) is replaced.
+func (w *Writer) publish() error {
 	if err := w.data.Sync(); err != nil {
 		return w.errorf("commit: sync: %w", err)
 	}
@@ -220,17 +258,33 @@ func (w *Writer) publish(target string) error {
 	if err := w.data.Chmod(blobFilePerm); err != nil {
 		return w.errorf("commit: %w", err)
 	}
-	dir := filepath.Dir(target)
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
+	fs := w.store.fs
+	target := blobRel(w.desc.Digest)
+	dir := blobsDir + "/" + string(w.desc.Digest.Algorithm())
+	if err := fs.MkdirAll(dir, dirPerm); err != nil {
 		return w.errorf("commit: %w", err)
 	}
-	if err := os.Rename(w.data.Name(), target); err != nil {
+	if err := fs.Rename(w.dir+"/data", target); err != nil {
 		// Keep the partial file writable so a later (unprivileged) writer
 		// can still open it to resume.
 		w.data.Chmod(filePerm)
 		return w.errorf("commit: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	// The rename moved whatever was named data at that instant; it must be
+	// the file that was written and verified, not something swapped in.
+	var held unix.Stat_t
+	if err := unix.Fstat(int(w.data.Fd()), &held); err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	cur, err := fs.Lstat(target)
+	if err != nil {
+		return w.errorf("commit: %w", err)
+	}
+	if cur.Dev != held.Dev || cur.Ino != held.Ino {
+		fs.Remove(target)
+		return w.errorf("commit: the ingest file was replaced before it was committed: %w", errdefs.ErrDigestMismatch)
+	}
+	if err := fs.SyncDir(dir); err != nil {
 		return w.errorf("commit: %w", err)
 	}
 	return nil
@@ -262,7 +316,17 @@ func (w *Writer) errorf(format string, args ...any) error {
 // left alone. Nothing calls it implicitly: pruning discards data a later
 // pull could have resumed, so it belongs in an explicit cleanup command.
 func (s *Store) PruneIngest(ctx context.Context) (int, error) {
-	entries, err := os.ReadDir(s.join(ingestDir))
+	return s.pruneIngest(ctx, false)
+}
+
+// CountIngest reports how many partial downloads PruneIngest would remove
+// now: those no writer holds. It removes nothing.
+func (s *Store) CountIngest(ctx context.Context) (int, error) {
+	return s.pruneIngest(ctx, true)
+}
+
+func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (int, error) {
+	entries, err := s.readDir(ingestDir)
 	if err != nil {
 		return 0, fmt.Errorf("prune ingest in %s: %w", s.root, err)
 	}
@@ -274,13 +338,19 @@ func (s *Store) PruneIngest(ctx context.Context) (int, error) {
 		if !e.IsDir() {
 			continue
 		}
-		dir := s.join(ingestDir, e.Name())
-		l, err := tryLock(filepath.Join(dir, "lock"))
+		dir := ingestDir + "/" + e.Name()
+		l, err := s.tryLock(dir + "/lock")
 		if err != nil {
 			continue // busy, or removed by its writer meanwhile
 		}
-		removeIngest(dir)
-		l.release()
+		if dryRun {
+			// tryLock may have created the lock file of an entry that had
+			// none; the entry is stale either way and is left as found.
+			l.release()
+		} else {
+			s.removeIngest(dir)
+			l.release()
+		}
 		removed++
 	}
 	return removed, nil
@@ -290,15 +360,10 @@ func (s *Store) PruneIngest(ctx context.Context) (int, error) {
 // file is unlinked before it is released; waiters that locked the orphaned
 // inode notice (see acquireLock) and start over on a fresh entry. Failures
 // only leave clutter behind, so they are ignored.
-func removeIngest(dir string) {
-	os.Remove(filepath.Join(dir, "data"))
-	os.Remove(filepath.Join(dir, "lock"))
-	os.Remove(dir) // fails harmlessly if a new waiter already recreated its lock file
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
+func (s *Store) removeIngest(dir string) {
+	s.fs.Remove(dir + "/data")
+	s.fs.Remove(dir + "/lock")
+	s.fs.Remove(dir) // fails harmlessly if a new waiter already recreated its lock file
 }
 
 func alreadyExists(d digest.Digest) error {
