@@ -255,6 +255,31 @@ func storeImage(t *testing.T, st *store.Store, name string, raw ...[]byte) diges
 	return storeImageWith(t, st, name, nil, raw...)
 }
 
+// storeImageByDigest stores an image as storeImage does and names it
+// repo@<its repo digest>, as a pull by digest would; it returns that name.
+func storeImageByDigest(t *testing.T, st *store.Store, repo string, raw ...[]byte) string {
+	t.Helper()
+	ctx := context.Background()
+	tmp := repo + ":by-digest"
+	storeImage(t, st, tmp, raw...)
+	entry, err := st.Image(ctx, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := image.Load(ctx, st, entry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := repo + "@" + img.RepoDigest().String()
+	if err := image.Record(ctx, st, name, entry); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RemoveImage(ctx, tmp); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // storeImageWith is storeImage with edit applied to each layer descriptor.
 func storeImageWith(t *testing.T, st *store.Store, name string, edit func(int, *ocispec.Descriptor), raw ...[]byte) digest.Digest {
 	t.Helper()
@@ -295,8 +320,7 @@ func storeImageWith(t *testing.T, st *store.Store, name string, edit func(int, *
 	if err := st.WriteBlob(ctx, entry, idx); err != nil {
 		t.Fatal(err)
 	}
-	entry.Annotations = map[string]string{image.AnnotationSourceDigest: md.Digest.String()}
-	if err := st.SetImage(ctx, name, entry); err != nil {
+	if err := image.Record(ctx, st, name, entry); err != nil {
 		t.Fatal(err)
 	}
 	return cd.Digest

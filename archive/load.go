@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/store"
 )
 
@@ -82,7 +83,15 @@ func LoadImages(ctx context.Context, st *store.Store, r io.Reader) ([]Loaded, er
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	// Names last, once everything they reference is stored.
+	// Names last, once everything they reference is stored, and only if
+	// every one of them may be recorded.
+	for _, img := range images {
+		for _, name := range img.names {
+			if err := image.CheckName(ctx, st, name, img.entry); err != nil {
+				return nil, fmt.Errorf("load: %w", err)
+			}
+		}
+	}
 	var out []Loaded
 	for _, img := range images {
 		if len(img.names) == 0 {

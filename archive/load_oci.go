@@ -138,6 +138,26 @@ func (l *loader) checkDiffIDs(ctx context.Context, m *ocispec.Manifest, archived
 	return nil
 }
 
+// importedAnnotations are the annotations of an archive's index.json entry
+// that are kept in the store's: not the name, which the store sets (and
+// containerd's copy of it would go stale on a later rename), and none of
+// imagec's own, which say what imagec verified and so can only come from
+// imagec itself.
+func importedAnnotations(in map[string]string) map[string]string {
+	out := maps.Clone(in)
+	delete(out, ocispec.AnnotationRefName)
+	delete(out, annotationContainerdName)
+	for k := range out {
+		if strings.HasPrefix(k, imagecAnnotationPrefix) {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// imagecAnnotationPrefix starts every annotation imagec writes.
+const imagecAnnotationPrefix = "io.imagec."
+
 // ociEntry is the index.json entry recorded for an archive's entry e (whose
 // document is body): the same descriptor for an OCI manifest or index, a
 // wrapping OCI index for a Docker manifest or manifest list, as a pull
@@ -145,11 +165,7 @@ func (l *loader) checkDiffIDs(ctx context.Context, m *ocispec.Manifest, archived
 func (l *loader) ociEntry(ctx context.Context, e ocispec.Descriptor, body []byte) (ocispec.Descriptor, error) {
 	if e.MediaType == ocispec.MediaTypeImageManifest || e.MediaType == ocispec.MediaTypeImageIndex {
 		out := ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size, Platform: e.Platform}
-		out.Annotations = maps.Clone(e.Annotations)
-		// The name is set by the store; containerd's copy of it would go stale
-		// on a later rename.
-		delete(out.Annotations, ocispec.AnnotationRefName)
-		delete(out.Annotations, annotationContainerdName)
+		out.Annotations = importedAnnotations(e.Annotations)
 		return out, nil
 	}
 	parsed, err := manifest.Parse(e.MediaType, body)

@@ -266,6 +266,9 @@ func (w *walker) walk(ctx context.Context, desc ocispec.Descriptor, depth int) e
 	if err != nil {
 		return err
 	}
+	if int64(len(body)) != desc.Size {
+		return sizeMismatch(desc, int64(len(body)))
+	}
 	parsed, err := manifest.Parse(desc.MediaType, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w", desc.Digest, err)
@@ -289,12 +292,12 @@ func (w *walker) walk(ctx context.Context, desc ocispec.Descriptor, depth int) e
 		}
 	case parsed.Image != nil:
 		w.manifests = append(w.manifests, parsed.Image)
-		if _, err := w.st.Info(ctx, parsed.Image.Config.Digest); err != nil {
+		if err := w.present(ctx, parsed.Image.Config); err != nil {
 			return fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
 		}
 		w.add(parsed.Image.Config)
 		for _, l := range parsed.Image.Layers {
-			_, err := w.st.Info(ctx, l.Digest)
+			err := w.present(ctx, l)
 			if errors.Is(err, errdefs.ErrNotFound) && manifest.IsForeign(l.MediaType) {
 				continue // recorded but not downloaded, as in the store
 			}
@@ -305,6 +308,22 @@ func (w *walker) walk(ctx context.Context, desc ocispec.Descriptor, depth int) e
 		}
 	}
 	return nil
+}
+
+// present checks that the blob d describes is in the store with d's size.
+func (w *walker) present(ctx context.Context, d ocispec.Descriptor) error {
+	size, err := w.st.Info(ctx, d.Digest)
+	if err != nil {
+		return err
+	}
+	if size != d.Size {
+		return sizeMismatch(d, size)
+	}
+	return nil
+}
+
+func sizeMismatch(d ocispec.Descriptor, have int64) error {
+	return fmt.Errorf("%s is %d bytes but its descriptor says %d: %w", d.Digest, have, d.Size, errdefs.ErrSizeMismatch)
 }
 
 // sourceBlob adds the original document named by an imagec index, when the

@@ -105,10 +105,10 @@ func TestSaveDockerArchiveLayout(t *testing.T) {
 	id1 := storeImage(t, st, "docker.io/library/app:1", base, mid, layerTar(t, "one", "first app"))
 	id2 := storeImage(t, st, "docker.io/library/app:2", base, mid, layerTar(t, "two", "second app"))
 	storeImage(t, st, "registry.example/team/app:1", base, mid, layerTar(t, "one", "first app"))
-	storeImage(t, st, "docker.io/library/app@sha256:"+strings.Repeat("ab", 32), base)
+	byDigest := storeImageByDigest(t, st, "docker.io/library/app", base)
 
 	data := save(t, st, archive.FormatDocker, "docker.io/library/app:1", "docker.io/library/app:2",
-		"registry.example/team/app:1", "docker.io/library/app@sha256:"+strings.Repeat("ab", 32))
+		"registry.example/team/app:1", byDigest)
 	entries := readTar(t, data)
 	if entries[0].name != "manifest.json" {
 		t.Fatalf("first entry %s, want manifest.json", entries[0].name)
@@ -151,7 +151,7 @@ func TestSaveDockerArchiveLayout(t *testing.T) {
 	}
 	// Saving the same images twice gives the same bytes.
 	if again := save(t, st, archive.FormatDocker, "docker.io/library/app:1", "docker.io/library/app:2",
-		"registry.example/team/app:1", "docker.io/library/app@sha256:"+strings.Repeat("ab", 32)); !bytes.Equal(again, data) {
+		"registry.example/team/app:1", byDigest); !bytes.Equal(again, data) {
 		t.Fatal("two saves of the same images differ")
 	}
 }

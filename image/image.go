@@ -13,13 +13,14 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/store"
 )
 
-// AnnotationSourceDigest records, on an index.json entry, the digest the
-// registry knows the image by when it differs from the stored entry: a
-// legacy schema 1 image is stored as a converted schema 2 manifest, while
-// docker shows (and pins) the schema 1 digest.
+// AnnotationSourceDigest was written by earlier versions of imagec on an
+// index.json entry, giving the repo digest of a wrapped image. It is never
+// read: an annotation proves nothing, so the repo digest is derived from
+// verified content (see source.go). Imports strip it.
 const AnnotationSourceDigest = "io.imagec.source.digest"
 
 // AnnotationSourceBlob, on an index imagec wrote around a Docker-typed image,
@@ -40,16 +41,27 @@ type Image struct {
 	// ConfigRaw is the config blob byte for byte; Config is it decoded.
 	ConfigRaw []byte
 	Config    ocispec.Image
+
+	// repo is the verified repo digest (see source.go).
+	repo digest.Digest
+	// single: the registry served one manifest, not an index.
+	single bool
 }
+
+// Single reports whether the image was served as one manifest rather than
+// chosen from an index: it has no platform to choose, and runs as what it
+// is (a pull warns when that is not the platform wanted).
+func (img *Image) Single() bool { return img.single }
 
 // ID is the image ID docker shows: the digest of the config.
 func (img *Image) ID() digest.Digest { return img.Manifest.Config.Digest }
 
 // RepoDigest is the digest the registry serves the image under, which is what
-// "docker images --digests" shows: the index for a multi-platform image.
+// "docker images --digests" shows: the index for a multi-platform image. It
+// is derived from content the store verified, never from annotations.
 func (img *Image) RepoDigest() digest.Digest {
-	if d := img.Entry.Annotations[AnnotationSourceDigest]; d != "" {
-		return digest.Digest(d)
+	if img.repo != "" {
+		return img.repo
 	}
 	return img.Entry.Digest
 }
@@ -65,16 +77,22 @@ func (img *Image) Size() int64 {
 
 // Load resolves entry (an index.json descriptor) to its image. For an index
 // it picks the child manifest for platform whose blobs are in the store; a
-// nil platform means the host's.
+// nil platform means the host's. A single manifest (which imagec may have
+// wrapped in an index) has no platform to choose and is taken as it is.
+//
+// A name that pins a digest (repo@sha256:...) must name the image's repo
+// digest, as derived from verified content; otherwise Load fails with
+// errdefs.ErrDigestMismatch rather than hand out other content under it.
 func Load(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platform *ocispec.Platform) (*Image, error) {
 	img := &Image{Name: entry.Annotations[ocispec.AnnotationRefName], Entry: entry}
 	desc := entry
+	var idx *ocispec.Index
 	if manifest.IsIndex(entry.MediaType) {
-		child, err := pickChild(ctx, st, entry, platform)
+		child, parsed, err := pickChild(ctx, st, entry, platform)
 		if err != nil {
 			return nil, err
 		}
-		desc = child
+		desc, idx = child, parsed
 	}
 	if !manifest.IsImage(desc.MediaType) {
 		return nil, fmt.Errorf("image %s: manifest %s has media type %q: %w", img.Name, desc.Digest, desc.MediaType, errdefs.ErrUnsupported)
@@ -96,23 +114,81 @@ func Load(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platfo
 	if err := json.Unmarshal(img.ConfigRaw, &img.Config); err != nil {
 		return nil, fmt.Errorf("image %s: config %s: %v: %w", img.Name, img.Manifest.Config.Digest, err, errdefs.ErrInvalidArgument)
 	}
+	img.repo = repoDigest(ctx, st, entry, idx, img)
+	img.single = idx == nil || isLone(idx)
+	if err := checkName(img.Name, img.repo); err != nil {
+		return nil, err
+	}
 	return img, nil
+}
+
+// checkName fails when name pins a digest other than repo.
+func checkName(name string, repo digest.Digest) error {
+	ref, err := reference.Parse(name)
+	if err != nil || ref.Digest() == "" || ref.Digest() == repo {
+		return nil
+	}
+	return fmt.Errorf("image %s: the name pins %s but its content is %s (run imagec fsck --repair): %w",
+		name, ref.Digest(), repo, errdefs.ErrDigestMismatch)
+}
+
+// Record names entry name in the store, once CheckName accepts it; entry's
+// blob must be in the store (errdefs.ErrNotFound otherwise).
+func Record(ctx context.Context, st *store.Store, name string, entry ocispec.Descriptor) error {
+	if err := CheckName(ctx, st, name, entry); err != nil {
+		return err
+	}
+	return st.SetImage(ctx, name, entry)
+}
+
+// CheckName checks that name may point at entry: a name that pins a digest
+// must pin the repo digest of entry's content (errdefs.ErrDigestMismatch
+// otherwise). Names with a tag only are always fine.
+func CheckName(ctx context.Context, st *store.Store, name string, entry ocispec.Descriptor) error {
+	ref, err := reference.Parse(name)
+	if err != nil || ref.Digest() == "" {
+		return nil
+	}
+	e := entry
+	e.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+	if _, err := Load(ctx, st, e, nil); err != nil {
+		return fmt.Errorf("recording %s: %w", name, err)
+	}
+	return nil
 }
 
 // pickChild chooses the manifest of an index that matches platform and whose
 // manifest blob the store holds: a pull fetches one platform of an index.
-func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, error) {
+// It returns the index too.
+func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, *ocispec.Index, error) {
 	body, err := st.ReadBlob(ctx, entry.Digest, manifest.MaxSize)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("reading index %s: %w", entry.Digest, err)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("reading index %s: %w", entry.Digest, err)
 	}
 	parsed, err := manifest.Parse(entry.MediaType, body)
 	if err != nil || parsed.Index == nil {
-		return ocispec.Descriptor{}, fmt.Errorf("index %s: %w", entry.Digest, firstErr(err, errdefs.ErrInvalidArgument))
+		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", entry.Digest, firstErr(err, errdefs.ErrInvalidArgument))
 	}
-	present := ocispec.Index{Versioned: parsed.Index.Versioned, MediaType: parsed.Index.MediaType}
-	for _, m := range parsed.Index.Manifests {
-		if _, err := st.Info(ctx, m.Digest); err == nil {
+	idx := parsed.Index
+	if isLone(idx) {
+		if !st.Has(ctx, idx.Manifests[0]) {
+			return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: manifest %s is not in the store: %w", entry.Digest, idx.Manifests[0].Digest, errdefs.ErrNotFound)
+		}
+		return idx.Manifests[0], idx, nil
+	}
+	child, err := choose(ctx, st, idx, platform)
+	if err != nil {
+		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", entry.Digest, err)
+	}
+	return child, idx, nil
+}
+
+// choose picks the present manifest of idx for platform (nil: the host's,
+// else any present one, the platform the user pulled explicitly).
+func choose(ctx context.Context, st *store.Store, idx *ocispec.Index, platform *ocispec.Platform) (ocispec.Descriptor, error) {
+	present := ocispec.Index{Versioned: idx.Versioned, MediaType: idx.MediaType}
+	for _, m := range idx.Manifests {
+		if st.Has(ctx, m) {
 			present.Manifests = append(present.Manifests, m)
 		}
 	}
@@ -132,10 +208,11 @@ func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, p
 			}
 		}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("index %s: no platform manifest in the store: %w", entry.Digest, errdefs.ErrNotFound)
+	return ocispec.Descriptor{}, fmt.Errorf("no platform manifest in the store: %w", errdefs.ErrNotFound)
 }
 
-// Missing lists the blobs of img that are not in the store, skipping
+// Missing lists the blobs of img that are not in the store (absent, or not
+// a regular file of the descriptor's size), skipping
 // non-distributable layers, which a pull records but does not fetch.
 func Missing(ctx context.Context, st *store.Store, img *Image) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
@@ -143,7 +220,7 @@ func Missing(ctx context.Context, st *store.Store, img *Image) []ocispec.Descrip
 		if manifest.IsForeign(l.MediaType) {
 			continue
 		}
-		if _, err := st.Info(ctx, l.Digest); err != nil {
+		if !st.Has(ctx, l) {
 			out = append(out, l)
 		}
 	}

@@ -36,17 +36,3 @@ func TestLayersPairHistoryWithoutEmptyEntries(t *testing.T) {
 		t.Fatalf("misaligned history attributed: %+v", got)
 	}
 }
-
-func TestRepoDigestPrefersSourceAnnotation(t *testing.T) {
-	t.Parallel()
-	entry := ocispec.Descriptor{Digest: digest.FromString("wrapper")}
-	img := &Image{Entry: entry}
-	if img.RepoDigest() != entry.Digest {
-		t.Fatal("repo digest without annotation is not the entry's")
-	}
-	src := digest.FromString("schema1")
-	img.Entry.Annotations = map[string]string{AnnotationSourceDigest: src.String()}
-	if img.RepoDigest() != src {
-		t.Fatalf("repo digest %s, want %s", img.RepoDigest(), src)
-	}
-}

@@ -54,7 +54,7 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor, diff
 			close(ch)
 			continue
 		}
-		if _, err := j.p.store.Info(ctx, l.Digest); err == nil {
+		if j.p.store.Has(ctx, l) {
 			j.emit(progress.Event{ID: id, Action: progress.AlreadyExists})
 			close(ch)
 			continue
@@ -310,7 +310,7 @@ func (j *job) fetchSmall(ctx context.Context, desc ocispec.Descriptor) ([]byte, 
 	if desc.Size > manifest.MaxSize {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, manifest.MaxSize, errdefs.ErrTooLarge)
 	}
-	if _, err := j.p.store.Info(ctx, desc.Digest); err != nil {
+	if !j.p.store.Has(ctx, desc) {
 		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}); err != nil {
 			return nil, err
 		}

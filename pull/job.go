@@ -43,8 +43,9 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	j.emit(progress.Event{Action: progress.PullingFrom, ID: j.ref.Identifier(), Message: familiarPath(j.ref)})
 	previous, hadPrevious := j.recorded(ctx)
 
-	if hadPrevious && j.ref.Digest() != "" {
-		// Content named by digest cannot change: no need to ask anyone.
+	if hadPrevious && j.ref.Digest() != "" && previous.RepoDigest() == j.ref.Digest() {
+		// Content named by digest cannot change: no need to ask anyone,
+		// once the stored content is known to be the content named.
 		if res, ok := j.complete(ctx, previous, j.ref.Digest()); ok {
 			return j.finish(res, true), nil
 		}
@@ -135,6 +136,9 @@ func (j *job) complete(ctx context.Context, img *image.Image, repoDigest digest.
 		if !manifest.IsForeign(l.MediaType) {
 			j.emit(progress.Event{ID: progress.ShortID(l.Digest.String()), Action: progress.AlreadyExists})
 		}
+	}
+	if img.Single() {
+		j.warnPlatform(&img.Config)
 	}
 	return &Result{Reference: j.ref, Digest: repoDigest, Manifest: img.ManifestDesc, ImageID: img.ID()}, true
 }
@@ -229,12 +233,12 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
 	}
-	if check != nil {
-		self := ocispec.Index{Manifests: []ocispec.Descriptor{{MediaType: img.desc.MediaType, Digest: img.desc.Digest, Size: img.desc.Size, Platform: image.PlatformOf(&cfg)}}}
-		if _, err := manifest.SelectManifest(&self, *check); err != nil {
-			return nil, fmt.Errorf("index %s: image %s is for %s, not %s: %w", top.desc.Digest, img.desc.Digest,
-				manifest.FormatPlatform(*image.PlatformOf(&cfg)), manifest.FormatPlatform(*check), errdefs.ErrNotFound)
-		}
+	if check != nil && !runsOn(&cfg, *check) {
+		return nil, fmt.Errorf("index %s: image %s is for %s, not %s: %w", top.desc.Digest, img.desc.Digest,
+			manifest.FormatPlatform(*image.PlatformOf(&cfg)), manifest.FormatPlatform(*check), errdefs.ErrNotFound)
+	}
+	if top == img {
+		j.warnPlatform(&cfg)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, fmt.Errorf("manifest %s lists %d layers but its config %d diffIDs: %w",
@@ -254,7 +258,7 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 		if top.parsed.Index != nil {
 			children = top.parsed.Index.Manifests
 		}
-		wrapper, wentry, err := wrapIndex(top.desc.Digest, top.desc.Digest, children)
+		wrapper, wentry, err := wrapIndex(top.desc.Digest, children)
 		if err != nil {
 			return nil, err
 		}
@@ -275,10 +279,39 @@ func (j *job) record(ctx context.Context, entry ocispec.Descriptor, docs ...*doc
 			return fmt.Errorf("storing manifest %s: %w", d.desc.Digest, err)
 		}
 	}
-	if err := j.p.store.SetImage(ctx, j.ref.String(), entry); err != nil {
+	if err := image.Record(ctx, j.p.store, j.ref.String(), entry); err != nil {
 		return fmt.Errorf("recording %s: %w", j.ref, err)
 	}
 	return nil
+}
+
+// runsOn reports whether an image whose config is cfg runs on want. A
+// config that declares no platform (built from scratch by some tools)
+// cannot be judged and is taken.
+func runsOn(cfg *ocispec.Image, want ocispec.Platform) bool {
+	p := image.PlatformOf(cfg)
+	if p == nil {
+		return true
+	}
+	self := ocispec.Index{Manifests: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageManifest, Platform: p}}}
+	_, err := manifest.SelectManifest(&self, want)
+	return err == nil
+}
+
+// warnPlatform says, as docker does, when a single-manifest image (which
+// has no platform to choose) is not for the platform wanted: it is pulled
+// anyway, and running it needs emulation.
+func (j *job) warnPlatform(cfg *ocispec.Image) {
+	want := j.platform()
+	if runsOn(cfg, want) {
+		return
+	}
+	have := manifest.FormatPlatform(*image.PlatformOf(cfg))
+	msg := fmt.Sprintf("WARNING: The requested image's platform (%s) does not match the detected host platform (%s) and no specific platform was requested", have, manifest.FormatPlatform(want))
+	if j.opts.platform != nil {
+		msg = fmt.Sprintf("WARNING: The image's platform (%s) does not match the requested platform (%s); it is a single-platform image and was pulled as it is", have, manifest.FormatPlatform(want))
+	}
+	j.emit(progress.Event{Action: progress.Status, Message: msg})
 }
 
 // explain puts what went wrong first, in the user's terms, ahead of the

@@ -14,8 +14,8 @@ func isOCI(mediaType string) bool {
 }
 
 // wrapIndex is image.WrapIndex as a document to store beside the others.
-func wrapIndex(source, original digest.Digest, children []ocispec.Descriptor) (*document, ocispec.Descriptor, error) {
-	body, entry, err := image.WrapIndex(source, original, children)
+func wrapIndex(original digest.Digest, children []ocispec.Descriptor) (*document, ocispec.Descriptor, error) {
+	body, entry, err := image.WrapIndex(original, children)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

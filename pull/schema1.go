@@ -99,7 +99,7 @@ func (j *job) pullSchema1(ctx context.Context, top *document) (*Result, error) {
 	}
 	child := conv.desc
 	child.Platform = image.PlatformOf(&cfg)
-	wrapper, entry, err := wrapIndex(top.desc.Digest, original.desc.Digest, []ocispec.Descriptor{child})
+	wrapper, entry, err := wrapIndex(original.desc.Digest, []ocispec.Descriptor{child})
 	if err != nil {
 		return nil, err
 	}
