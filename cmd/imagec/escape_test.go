@@ -139,7 +139,7 @@ func TestRegistryErrorBodyIsEscaped(t *testing.T) {
 	host := hostileServer(t)
 	env := []string{"DOCKER_CONFIG=" + t.TempDir(), "IMAGEC_ROOT="}
 	errs := pullOutputs(t, env, host+"/evil/blob:latest", 1)
-	if !strings.Contains(errs, hostileShown) {
+	if !strings.Contains(errs, hostileShown) || !strings.Contains(errs, `go away\n`) {
 		t.Fatalf("the registry's message is not shown escaped:\n%s", errs)
 	}
 	errs = pullOutputs(t, env, host+"/evil/missing:latest", 1)
