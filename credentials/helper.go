@@ -109,7 +109,7 @@ func runHelper(ctx context.Context, helper, action string, input []byte, secret 
 	if isNotFoundMessage(msg) {
 		return nil, errHelperNotFound
 	}
-	return nil, fmt.Errorf("credential helper %s %s failed: %s: %w", name, action, oneLine(msg, secret, err), errdefs.ErrUnavailable)
+	return nil, fmt.Errorf("credential helper %s %s failed: %s: %w", name, action, helperMessage(msg, secret, err), errdefs.ErrUnavailable)
 }
 
 // validHelperName keeps the executable name a plain word: config.json names
@@ -131,9 +131,10 @@ func isNotFoundMessage(s string) bool {
 	return strings.Contains(strings.ToLower(s), "credentials not found")
 }
 
-// oneLine reduces a helper's output to its first non-empty line, masks the
-// secret, and bounds the length; it falls back to the exit status.
-func oneLine(msg, secret string, runErr error) string {
+// helperMessage reduces a helper's output to its first non-empty line,
+// masks the secret, and bounds the length; it falls back to the exit status.
+// Control characters are left to the printer, which escapes them.
+func helperMessage(msg, secret string, runErr error) string {
 	line := ""
 	for l := range strings.Lines(msg) {
 		if l = strings.TrimSpace(l); l != "" {
@@ -144,12 +145,6 @@ func oneLine(msg, secret string, runErr error) string {
 	if secret != "" {
 		line = strings.ReplaceAll(line, secret, "<redacted>")
 	}
-	line = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, line)
 	if len(line) > maxHelperMessage {
 		line = line[:maxHelperMessage] + "..."
 	}

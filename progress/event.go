@@ -192,31 +192,6 @@ func errorText(e Event) string {
 // isTransfer reports whether a renders with byte counts and is throttled.
 func isTransfer(a Action) bool { return a == Downloading || a == Extracting }
 
-// sanitize replaces control characters so that text from a registry (an
-// error body, a tag) cannot move the cursor or recolor the user's terminal.
-func sanitize(s string) string {
-	clean := true
-	for _, r := range s {
-		if isControl(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)
-}
-
 // output serializes writes of whole lines and remembers the first error, so
 // one failed write (a closed pipe) does not turn into an error per event.
 type output struct {

@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/imagec/imagec/internal/termtext"
 )
 
 // jsonInterval bounds how often transfer updates of one layer are sent;
@@ -99,17 +101,20 @@ func (r *jsonRenderer) write(e Event) {
 	r.out.write(append(b, '\n'))
 }
 
+// toJSONMessage escapes the text fields: consumers of the stream (docker's
+// own renderer among them) print them to a terminal as they decode them, and
+// encoding/json would pass C1 controls and bidi overrides through raw.
 func toJSONMessage(e Event) jsonMessage {
-	id := e.ID
+	id := termtext.Escape(e.ID)
 	switch e.Action {
 	case Failed:
-		msg := errorText(e)
+		msg := termtext.Escape(errorText(e))
 		return jsonMessage{ID: id, ErrorDetail: &jsonError{Message: msg}, Error: msg}
 	case PullingFrom, Status:
 		// docker sends these through progress.Message: no progressDetail.
-		return jsonMessage{Status: statusText(e), ID: id}
+		return jsonMessage{Status: termtext.Escape(statusText(e)), ID: id}
 	}
-	m := jsonMessage{Status: statusText(e), ID: id}
+	m := jsonMessage{Status: termtext.Escape(statusText(e)), ID: id}
 	if id != "" {
 		// Per-layer states go through progress.Update in docker, which
 		// always attaches a (possibly empty) progressDetail.

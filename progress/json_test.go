@@ -203,3 +203,37 @@ func TestJSONDropsAfterClose(t *testing.T) {
 		t.Errorf("output after Close: %q", buf.String())
 	}
 }
+
+// Docker's CLI prints a stream's status and error as it decodes them, so
+// escaping a registry's text must survive the JSON encoding, which itself
+// passes C1 controls (U+009B, a one-rune CSI) and DEL through raw.
+func TestJSONEscapesText(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	r := NewJSON(&buf)
+	r.Emit(Event{Action: Status, Message: "Status: \x1b]0;pwned\x07"})
+	r.Emit(Event{ID: "\u009b2J", Action: PullingFSLayer})
+	r.Emit(Event{ID: layer, Action: Failed, Err: errors.New("denied\x1b[2J\u009b31m\x7f\nnext")})
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(buf.String(), "\u009b\x7f") {
+		t.Errorf("raw control in the stream: %q", buf.String())
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m dockerJSONMessage
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got = append(got, m.Status+"|"+m.ID+"|"+m.Error)
+	}
+	want := []string{
+		`Status: \x1b]0;pwned\x07||`,
+		`Pulling fs layer|\u009b2J|`,
+		`|` + layer + `|denied\x1b[2J\u009b31m\x7f\nnext`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("decoded stream:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strconv"
 	"sync"
+
+	"github.com/imagec/imagec/internal/termtext"
 )
 
 // milestoneMinSize is the size from which a transfer also gets a line at
@@ -39,7 +41,9 @@ func (r *plainRenderer) Emit(e Event) {
 		return
 	}
 	if line, ok := r.line(e); ok {
-		r.out.write([]byte(sanitize(line) + "\n"))
+		// Messages and errors carry a registry's text: escaped, it cannot
+		// move the cursor or recolor the terminal.
+		r.out.write([]byte(termtext.Escape(line) + "\n"))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/imagec/imagec/internal/termtext"
 )
 
 // ttyInterval bounds redraws of one line caused by byte counts; state
@@ -169,10 +171,11 @@ func (r *ttyRenderer) text(l *ttyLine) string {
 	return r.fit(s)
 }
 
-// fit makes s safe to print and cuts it to the usable columns (counting a
+// fit makes s safe to print (a registry's text must not take over the
+// cursor this renderer moves) and cuts it to the usable columns (counting a
 // rune as one column, which holds for the ASCII docker prints).
 func (r *ttyRenderer) fit(s string) string {
-	s = sanitize(s)
+	s = termtext.Escape(s)
 	if utf8.RuneCountInString(s) <= r.cols {
 		return s
 	}

@@ -171,7 +171,7 @@ func TestTTYFitsWidth(t *testing.T) {
 	}
 }
 
-func TestTTYSanitizes(t *testing.T) {
+func TestTTYEscapes(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	r := NewTTY(&buf, 80)
@@ -181,8 +181,8 @@ func TestTTYSanitizes(t *testing.T) {
 	_ = r.Close()
 	// The emulator rejects any escape the renderer did not mean to send.
 	checkScreen(t, "final", render(t, 80, buf.String()), []string{
-		"aaaaaaaaaaaa: Failed: bad?[2J?thing",
-		"?]0;title?",
+		`aaaaaaaaaaaa: Failed: bad\x1b[2J\nthing`,
+		`\x1b]0;title\x07`,
 	})
 }
 

@@ -75,10 +75,6 @@ func (j *job) fallBack(ctx context.Context, i int, err error) bool {
 	if ctx.Err() != nil || i == len(j.remotes)-1 {
 		return false
 	}
-	j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("mirror %s failed, trying %s: %v", j.remotes[i].Host(), j.remotes[i+1].Host(), oneLine(err))})
+	j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("mirror %s failed, trying %s: %v", j.remotes[i].Host(), j.remotes[i+1].Host(), err)})
 	return true
-}
-
-func oneLine(err error) string {
-	return strings.NewReplacer("\n", " ", "\r", " ").Replace(err.Error())
 }

@@ -145,7 +145,7 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 		if err == nil || errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}
-		j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("%s failed, trying %s: %v", src.name, srcs[i+1].name, oneLine(err))})
+		j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("%s failed, trying %s: %v", src.name, srcs[i+1].name, err)})
 	}
 	return err
 }

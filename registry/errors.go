@@ -34,8 +34,11 @@ type ErrorDetail struct {
 	Detail  json.RawMessage `json:"detail,omitempty"`
 }
 
-// Error is one line: "GET https://host/v2/repo/manifests/tag: 404 Not Found:
-// MANIFEST_UNKNOWN: manifest unknown".
+// Error reads "GET https://host/v2/repo/manifests/tag: 404 Not Found:
+// MANIFEST_UNKNOWN: manifest unknown". The codes and messages are the
+// registry's text as sent, newlines and control characters included: it is
+// the printer's job to escape them (imagec's CLI and progress renderers do),
+// and a caller matching on a message sees what the registry said.
 func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
@@ -47,7 +50,7 @@ func (e *Error) Error() string {
 		}
 		parts := make([]string, 0, 2)
 		for _, s := range []string{d.Code, d.Message} {
-			if s = oneLine(s); s != "" {
+			if s = strings.TrimSpace(s); s != "" {
 				parts = append(parts, s)
 			}
 		}
@@ -82,10 +85,6 @@ func (e *Error) hasCode(code string) bool {
 		}
 	}
 	return false
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // responseError turns an unwanted response into an *Error, reading (bounded)

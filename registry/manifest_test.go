@@ -116,7 +116,8 @@ func TestGetManifestNotFoundError(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrNotFound) || errdefs.IsRetryable(err) {
 		t.Errorf("err = %v, want ErrNotFound, not retryable", err)
 	}
-	want := "GET http://" + hostOf(srv) + "/v2/repo/app/manifests/tag: 404 Not Found: MANIFEST_UNKNOWN: manifest unknown; NAME_UNKNOWN: repository not known"
+	// The registry's text as sent: the CLI escapes the newline when it prints.
+	want := "GET http://" + hostOf(srv) + "/v2/repo/app/manifests/tag: 404 Not Found: MANIFEST_UNKNOWN: manifest unknown; NAME_UNKNOWN: repository\nnot known"
 	if err.Error() != want {
 		t.Errorf("Error() =\n%q, want\n%q", err.Error(), want)
 	}

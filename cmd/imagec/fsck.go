@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -32,9 +31,7 @@ func newFsckCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := printJSON(os.Stdout, rep); err != nil {
 					return err
 				}
 			} else {
@@ -59,10 +56,10 @@ func newFsckCommand(g *globals) *cobra.Command {
 // printFsck prints one line per problem, what repair did, and a summary.
 func printFsck(rep *fsck.Report, repair bool) {
 	for _, p := range rep.Problems {
-		fmt.Fprintln(os.Stdout, oneLine(p.String()))
+		printLine(os.Stdout, p.String())
 	}
 	for _, a := range rep.Repaired {
-		fmt.Fprintln(os.Stdout, "repair: "+oneLine(a))
+		printLine(os.Stdout, "repair: "+a)
 	}
 	n := len(rep.Problems)
 	summary := fmt.Sprintf("checked %s, %s: %s", count(rep.Blobs, "blob"), count(rep.Images, "image"), problems(n))

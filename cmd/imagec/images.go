@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -55,7 +54,7 @@ func newImagesCommand(g *globals) *cobra.Command {
 			}
 			imgs, errs := image.List(cmd.Context(), st)
 			for _, err := range errs {
-				fmt.Fprintln(os.Stderr, "imagec: warning: "+oneLine(err.Error()))
+				printLine(os.Stderr, "imagec: warning: "+err.Error())
 			}
 			rows := make([]imageRow, 0, len(imgs))
 			for _, img := range imgs {
@@ -63,9 +62,7 @@ func newImagesCommand(g *globals) *cobra.Command {
 			}
 			switch format {
 			case "json":
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return printJSON(os.Stdout, rows)
 			case "table", "":
 				return printImages(rows, digests)
 			default:
@@ -89,9 +86,9 @@ func printImages(rows []imageRow, digests bool) error {
 		id := progress.ShortID(r.ID)
 		created := ago(r.Created)
 		if digests {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, r.Digest, id, created, progress.HumanSize(r.Size))
+			printRow(w, r.Repository, r.Tag, r.Digest, id, created, progress.HumanSize(r.Size))
 		} else {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, id, created, progress.HumanSize(r.Size))
+			printRow(w, r.Repository, r.Tag, id, created, progress.HumanSize(r.Size))
 		}
 	}
 	return w.Flush()

@@ -44,9 +44,7 @@ func newInspectCommand(g *globals) *cobra.Command {
 					out = append(out, describe(img, all))
 				}
 			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return printJSON(os.Stdout, out)
 		},
 	}
 }

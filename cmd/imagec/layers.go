@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/internal/termtext"
 	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/progress"
 )
@@ -37,7 +38,7 @@ func newLayersCommand(g *globals) *cobra.Command {
 				if unpacked[i] {
 					yes = "yes"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Desc.Digest, l.DiffID, progress.HumanSize(l.Desc.Size), yes, truncate(l.CreatedBy, 60))
+				printRow(w, l.Desc.Digest.String(), l.DiffID.String(), progress.HumanSize(l.Desc.Size), yes, truncate(termtext.Escape(l.CreatedBy), 60))
 			}
 			return w.Flush()
 		},

@@ -45,14 +45,14 @@ func newLoadCommand(g *globals) *cobra.Command {
 			}
 			for _, l := range loaded {
 				if l.Name == "" {
-					fmt.Fprintln(os.Stdout, "Loaded image ID: "+l.ID.String())
+					printLine(os.Stdout, "Loaded image ID: "+l.ID.String())
 					continue
 				}
 				name := l.Name
 				if ref, err := reference.Parse(l.Name); err == nil {
 					name = ref.Familiar()
 				}
-				fmt.Fprintln(os.Stdout, "Loaded image: "+name)
+				printLine(os.Stdout, "Loaded image: "+name)
 			}
 			return nil
 		},

@@ -41,18 +41,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "imagec: interrupted; partial downloads are kept and resume on the next pull")
 		os.Exit(130)
 	}
-	fmt.Fprintln(os.Stderr, "imagec: "+oneLine(err.Error()))
+	// One line, whatever a registry or an archive put in the message.
+	printLine(os.Stderr, "imagec: "+err.Error())
 	os.Exit(1)
-}
-
-// oneLine keeps an error to a single line whatever a server put in it.
-func oneLine(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		if r == '\n' || r == '\r' {
-			r = ' '
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }

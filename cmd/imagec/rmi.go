@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -33,7 +32,7 @@ func newRmiCommand(g *globals) *cobra.Command {
 					if ref, err := reference.Parse(img.Name); err == nil {
 						name = ref.Familiar()
 					}
-					fmt.Fprintln(os.Stdout, "Untagged: "+name)
+					printLine(os.Stdout, "Untagged: "+name)
 				}
 			}
 			return nil

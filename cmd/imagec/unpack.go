@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -49,7 +48,7 @@ func newUnpackCommand(g *globals) *cobra.Command {
 			if err := rootfs.Finish(ctx, img); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "Unpacked %s to %s\n", img.Name, args[1])
+			printLine(os.Stderr, "Unpacked "+img.Name+" to "+args[1])
 			return nil
 		},
 	}
