@@ -28,8 +28,9 @@ type Report struct {
 }
 
 // Sweeper removes what a part of the store keeps outside blobs/ (such as
-// unpacked layers) and is no longer needed, given the blobs that stay.
-type Sweeper func(ctx context.Context, live map[digest.Digest]bool) (kind string, removed int, err error)
+// unpacked layers) and is no longer needed, given the blobs that stay. With
+// dryRun it removes nothing and counts what it would remove.
+type Sweeper func(ctx context.Context, live map[digest.Digest]bool, dryRun bool) (kind string, removed int, err error)
 
 // Option configures Collect.
 type Option func(*options)
@@ -39,7 +40,9 @@ type options struct {
 	sweepers []Sweeper
 }
 
-// WithDryRun reports what would be removed without removing it. Default false.
+// WithDryRun reports what would be removed without removing it: the same
+// counts, blobs, partial downloads and what each sweeper would take, that
+// a collection run at that moment removes. Default false.
 func WithDryRun(dry bool) Option { return func(o *options) { o.dryRun = dry } }
 
 // WithSweeper adds a sweeper run after the blobs are marked. Default none.
@@ -77,19 +80,22 @@ func Collect(ctx context.Context, st *store.Store, opts ...Option) (*Report, err
 	if err != nil {
 		return nil, err
 	}
-	if o.dryRun {
-		return rep, nil
-	}
-	for _, d := range dead {
-		if err := st.Delete(ctx, d); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return rep, fmt.Errorf("gc: removing %s: %w", d, err)
+	if !o.dryRun {
+		for _, d := range dead {
+			if err := st.Delete(ctx, d); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				return rep, fmt.Errorf("gc: removing %s: %w", d, err)
+			}
 		}
 	}
-	if rep.Ingest, err = st.PruneIngest(ctx); err != nil {
+	prune := st.PruneIngest
+	if o.dryRun {
+		prune = st.CountIngest
+	}
+	if rep.Ingest, err = prune(ctx); err != nil {
 		return rep, fmt.Errorf("gc: pruning partial downloads: %w", err)
 	}
 	for _, sweep := range o.sweepers {
-		kind, n, err := sweep(ctx, live)
+		kind, n, err := sweep(ctx, live, o.dryRun)
 		if err != nil {
 			return rep, fmt.Errorf("gc: %s: %w", kind, err)
 		}

@@ -169,7 +169,7 @@ func (s *Store) Unpacked(img *image.Image) []bool {
 // Sweep removes layer directories whose chain ID no image needs, and
 // temporary directories left by interrupted unpacks. Callers hold the
 // store's exclusive lock (garbage collection).
-func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool) (int, error) {
+func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool, dryRun bool) (int, error) {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
 		return 0, err
@@ -179,6 +179,10 @@ func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool) (int, er
 		name := e.Name()
 		keep := live[digest.NewDigestFromEncoded(digest.SHA256, name)] && !strings.HasPrefix(name, "tmp-")
 		if keep {
+			continue
+		}
+		if dryRun {
+			n++
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(s.dir, name)); err != nil {

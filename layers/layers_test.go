@@ -265,7 +265,10 @@ func TestSharedBaseUnpackedOnce(t *testing.T) {
 	for _, c := range layers.ChainIDs(a.Config.RootFS.DiffIDs) {
 		live[c] = true
 	}
-	n, err := e.ls.Sweep(ctx, live)
+	if n, err := e.ls.Sweep(ctx, live, true); err != nil || n != 1 || !e.ls.Has(chain[1]) {
+		t.Fatalf("dry sweep counted %d, %v, or removed a layer", n, err)
+	}
+	n, err := e.ls.Sweep(ctx, live, false)
 	if err != nil || n != 1 || e.ls.Has(chain[1]) || !e.ls.Has(chain[0]) {
 		t.Fatalf("sweep removed %d, %v", n, err)
 	}

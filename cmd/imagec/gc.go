@@ -31,12 +31,12 @@ func newGCCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sweep := func(ctx context.Context, _ map[digest.Digest]bool) (string, int, error) {
+			sweep := func(ctx context.Context, _ map[digest.Digest]bool, dryRun bool) (string, int, error) {
 				live, err := layers.LiveChains(ctx, st)
 				if err != nil {
 					return "unpacked layers", 0, err
 				}
-				n, err := ls.Sweep(ctx, live)
+				n, err := ls.Sweep(ctx, live, dryRun)
 				return "unpacked layers", n, err
 			}
 			rep, err := gc.Collect(cmd.Context(), st, gc.WithDryRun(dryRun), gc.WithSweeper(sweep))
@@ -55,6 +55,6 @@ func newGCCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only report what would be removed")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report exactly what gc would remove now (blobs, partial downloads, unpacked layers), removing nothing")
 	return cmd
 }

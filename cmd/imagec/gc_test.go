@@ -45,3 +45,34 @@ func TestRmiThenGCFreesSpace(t *testing.T) {
 	}
 	mustRun(t, env, "--root", root, "fsck")
 }
+
+// A dry run reports exactly what gc then removes, in the same words:
+// blobs, partial downloads and unpacked layers alike.
+func TestGCDryRunReportsWhatGCRemoves(t *testing.T) {
+	t.Parallel()
+	reg, root, env := seeded(t)
+	hello := reg.Host + "/" + testregistry.SampleHello
+	mustRun(t, env, "--root", root, "pull", "--unpack", hello)
+	mustRun(t, env, "--root", root, "rmi", hello)
+	partial := filepath.Join(root, ".imagec", "ingest", "sha256-"+strings.Repeat("ab", 32))
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, "data"), []byte("half a layer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dry := mustRun(t, env, "--root", root, "gc", "--dry-run")
+	if !strings.Contains(dry, "1 partial downloads") || !strings.Contains(dry, "3 unpacked layers") {
+		t.Errorf("dry run does not count the partial download and the unpacked layers: %q", dry)
+	}
+	if _, err := os.Stat(partial); err != nil {
+		t.Errorf("the dry run removed the partial download: %v", err)
+	}
+	real := mustRun(t, env, "--root", root, "gc")
+	if want := strings.Replace(dry, "would remove", "removed", 1); real != want {
+		t.Errorf("gc said %q, its dry run %q", real, dry)
+	}
+	if again := mustRun(t, env, "--root", root, "gc", "--dry-run"); !strings.HasPrefix(again, "would remove 0 blobs (0B), 0 partial downloads, 0 unpacked layers") {
+		t.Errorf("after gc the dry run still finds %q", again)
+	}
+}
