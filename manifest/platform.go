@@ -57,8 +57,11 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
+// validPlatformPart accepts a name as os, architecture or variant: lower
+// case letters, digits, '_', '-' and '.', starting with a letter or digit
+// (so never "." or "..": platforms end up in paths and messages).
 func validPlatformPart(s string) bool {
-	if s == "" {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= '0' && s[0] <= '9') {
 		return false
 	}
 	for _, c := range []byte(s) {
@@ -198,8 +201,17 @@ func SelectManifest(idx *ocispec.Index, want ocispec.Platform) (ocispec.Descript
 	}
 	best, bestScore := -1, -1
 	var available []string
+	var skipped skips
 	for i, d := range idx.Manifests {
-		if !IsImage(d.MediaType) || isAttestation(d) {
+		switch {
+		case IsIndex(d.MediaType):
+			skipped.nested++
+			continue
+		case !IsImage(d.MediaType):
+			skipped.other++
+			continue
+		case isAttestation(d):
+			skipped.attestations++
 			continue
 		}
 		if d.Platform == nil {
@@ -214,13 +226,33 @@ func SelectManifest(idx *ocispec.Index, want ocispec.Platform) (ocispec.Descript
 		}
 	}
 	if best < 0 {
-		list := "none"
+		list := "none" + skipped.String()
 		if len(available) > 0 {
 			list = strings.Join(available, ", ")
 		}
 		return ocispec.Descriptor{}, fmt.Errorf("no image for platform %s in index (available: %s): %w", FormatPlatform(want), list, errdefs.ErrNotFound)
 	}
 	return idx.Manifests[best], nil
+}
+
+// skips counts the entries of an index SelectManifest passed over, so that
+// "available: none" says why.
+type skips struct{ nested, attestations, other int }
+
+func (s skips) String() string {
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{s.nested, "nested index(es), which imagec does not descend into"}, {s.attestations, "attestation(s)"}, {s.other, "entry(ies) that are not images"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; skipped " + strings.Join(parts, ", ")
 }
 
 var hostArmVariant = sync.OnceValue(func() string {

@@ -38,6 +38,11 @@ func TestParsePlatform(t *testing.T) {
 		{in: "linux/amd64/", wantErr: true},
 		{in: "linux/arm/v7/extra", wantErr: true},
 		{in: "linux/amd 64", wantErr: true},
+		{in: "../..", wantErr: true},
+		{in: "linux/..", wantErr: true},
+		{in: "linux/amd64/.", wantErr: true},
+		{in: "-linux/amd64", wantErr: true},
+		{in: "linux/_arm", wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := ParsePlatform(tt.in)
@@ -159,8 +164,9 @@ func TestSelectManifest(t *testing.T) {
 		{name: "amd64 v3 host takes v2 over v1", entries: []ocispec.Descriptor{amd64, amd64v2}, want: "linux/amd64/v3", pick: &amd64v2},
 		{name: "amd64 host does not take v3", entries: []ocispec.Descriptor{amd64v3, amd64}, want: "linux/amd64", pick: &amd64},
 		{name: "attestations skipped", entries: []ocispec.Descriptor{unknown, disguised}, want: "linux/s390x",
-			wantErr: "no image for platform linux/s390x in index (available: none)"},
-		{name: "nested index skipped", entries: []ocispec.Descriptor{nested}, want: "linux/riscv64", wantErr: "available: none"},
+			wantErr: "no image for platform linux/s390x in index (available: none; skipped 2 attestation(s))"},
+		{name: "nested index skipped", entries: []ocispec.Descriptor{nested}, want: "linux/riscv64",
+			wantErr: "available: none; skipped 1 nested index(es), which imagec does not descend into"},
 		{name: "no match lists platforms", entries: docker, want: "linux/ppc64le",
 			wantErr: "(available: linux/amd64, linux/arm/v6, linux/arm/v7, linux/arm64/v8, windows/amd64)"},
 		{name: "entry without platform as last resort", entries: []ocispec.Descriptor{noPlatform, amd64}, want: "linux/arm64", pick: &noPlatform},

@@ -39,6 +39,17 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
 	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
 	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the URLs they list (else the registry)")
+	// Bad flags fail before anything is opened or fetched.
+	cmd.PreRunE = func(*cobra.Command, []string) error { return pf.check() }
+}
+
+// check validates the flags' values.
+func (pf *pullFlags) check() error {
+	if pf.parallel < 1 {
+		return fmt.Errorf("--max-concurrent-downloads %d: must be at least 1: %w", pf.parallel, errdefs.ErrInvalidArgument)
+	}
+	_, err := pf.wantPlatform()
+	return err
 }
 
 // wantPlatform is the --platform flag parsed, or nil for the host's.
