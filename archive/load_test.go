@@ -393,8 +393,6 @@ func assertNoCorruption(t *testing.T, st *store.Store) {
 		t.Fatal(err)
 	}
 	for _, p := range rep.Remaining() {
-		if p.Kind != fsck.KindStaleIngest {
-			t.Fatalf("fsck: %v", p)
-		}
+		t.Fatalf("fsck: %v", p)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/store"
 )
 
@@ -130,12 +131,21 @@ func (c *checker) scanBlob(ctx context.Context, alg digest.Algorithm, e fs.DirEn
 		return nil
 	}
 	if !e.Type().IsRegular() {
-		c.stray(rel, "named like a blob but not a regular file")
+		// A symlink (or a directory, a device) where a blob belongs is not
+		// the blob, whatever it points to: corrupt, and deleted on repair.
+		fi, err := os.Lstat(filepath.Join(c.st.Root(), rel))
+		if err != nil {
+			return nil // gone already
+		}
+		c.blobs[d] = &blobState{file: fi, bad: KindCorruptBlob}
+		p := c.blobProblem(KindCorruptBlob, d, fmt.Sprintf("not a regular file (%s)", typeName(fi.Mode())))
+		p.file = fi
+		c.report.Blobs++
 		return nil
 	}
-	size, got, fi, err := c.hashFile(ctx, filepath.Join(c.st.Root(), rel), alg)
+	size, got, fi, err := c.hashFile(ctx, d)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, errdefs.ErrNotFound):
 		return nil // removed while scanning: nothing left to check
 	case errors.Is(err, fs.ErrPermission):
 		// Every blob would look unreadable: the check as a whole is moot.
@@ -159,10 +169,11 @@ func (c *checker) scanBlob(ctx context.Context, alg digest.Algorithm, e fs.DirEn
 	return nil
 }
 
-// hashFile hashes the file at path with alg as a stream and returns its size,
-// its digest and its FileInfo.
-func (c *checker) hashFile(ctx context.Context, path string, alg digest.Algorithm) (int64, digest.Digest, fs.FileInfo, error) {
-	f, err := os.Open(path)
+// hashFile hashes blob d as a stream, opened as the store opens blobs (no
+// symlinks followed), and returns its size, its digest and its FileInfo.
+func (c *checker) hashFile(ctx context.Context, d digest.Digest) (int64, digest.Digest, fs.FileInfo, error) {
+	alg := d.Algorithm()
+	f, err := c.st.Open(ctx, d)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -193,6 +204,17 @@ func (c *checker) hashFile(ctx context.Context, path string, alg digest.Algorith
 			return n, "", fi, err
 		}
 	}
+}
+
+// typeName names a file type for messages.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "type " + m.Type().String()
 }
 
 // stray records rel (relative to the store root) as a stray file.

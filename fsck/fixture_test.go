@@ -232,7 +232,7 @@ func summary(r *Report) []string {
 	for _, p := range r.Problems {
 		subject := string(p.Digest)
 		switch p.Kind {
-		case KindDanglingName:
+		case KindDanglingName, KindMisnamed:
 			subject = p.Name
 		case KindStrayFile:
 			subject = p.Path

@@ -40,11 +40,17 @@ const (
 	// digest, or is not a regular file.
 	KindStrayFile Kind = "stray-file"
 	// KindStaleIngest: a partial download whose lock no process holds. It
-	// is harmless (the next pull of the blob resumes it) but takes space.
+	// is not damage (the next pull of the blob resumes it; a kill -9 leaves
+	// one) but takes space, so it is listed in Report.Resumable rather than
+	// among the problems; repair (and gc) prune it.
 	KindStaleIngest Kind = "stale-ingest"
 	// KindDanglingName: an index.json entry whose content is incomplete:
 	// some blob it needs is missing, corrupt or unreadable.
 	KindDanglingName Kind = "dangling-name"
+	// KindMisnamed: a name that pins a digest (repo@sha256:…) points at
+	// content with another digest, as another program may have written it.
+	// Repair removes the name; no command serves content under it.
+	KindMisnamed Kind = "misnamed"
 )
 
 // Problem is one inconsistency found in the store.
@@ -69,7 +75,7 @@ type Problem struct {
 func (p Problem) String() string {
 	subject := string(p.Digest)
 	switch {
-	case p.Kind == KindDanglingName && p.Name != "":
+	case (p.Kind == KindDanglingName || p.Kind == KindMisnamed) && p.Name != "":
 		subject = p.Name
 	case p.Kind == KindStrayFile || subject == "":
 		subject = p.Path
@@ -91,6 +97,9 @@ type Report struct {
 	Blobs    int       `json:"blobs"`
 	Images   int       `json:"images"`
 	Problems []Problem `json:"problems"`
+	// Resumable are partial downloads no process is writing
+	// (KindStaleIngest): not problems, since a later pull resumes them.
+	Resumable []Problem `json:"resumable"`
 	// Repaired lists what a repair did, one action per line
 	// ("deleted corrupt blob sha256:…", "removed name …").
 	Repaired []string `json:"repaired"`
@@ -157,9 +166,13 @@ func Check(ctx context.Context, st *store.Store, opts ...Option) (*Report, error
 			return nil, err
 		}
 	}
-	c.report.Problems = make([]Problem, len(c.problems))
-	for i, tp := range c.problems {
-		c.report.Problems[i] = tp.Problem
+	c.report.Problems, c.report.Resumable = []Problem{}, []Problem{}
+	for _, tp := range c.problems {
+		if tp.Kind == KindStaleIngest {
+			c.report.Resumable = append(c.report.Resumable, tp.Problem)
+		} else {
+			c.report.Problems = append(c.report.Problems, tp.Problem)
+		}
 	}
 	if c.report.Repaired == nil {
 		c.report.Repaired = []string{}

@@ -302,28 +302,72 @@ func TestFsckStrayFiles(t *testing.T) {
 		line(KindStrayFile, "blobs/sha256/"+strings.ToUpper(hex)),
 		line(KindStrayFile, "blobs/sha256/"+hex[:10]),
 		line(KindStrayFile, "blobs/stray.txt"),
-		line(KindStrayFile, "blobs/sha256/"+hex),
+		line(KindCorruptBlob, "sha256:"+hex),
 	)
 	if got := summary(r); !slices.Equal(got, w) {
 		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(w, "\n"))
 	}
-	if r.Blobs != f.blobs {
-		t.Fatalf("stray files counted as blobs: %d, want %d", r.Blobs, f.blobs)
+	// The directory named like a blob is counted (as a corrupt blob); the
+	// stray files are not.
+	if r.Blobs != f.blobs+1 {
+		t.Fatalf("stray files counted as blobs: %d, want %d", r.Blobs, f.blobs+1)
 	}
 	r = check(t, f.st, WithRepair(true))
 	if rem := r.Remaining(); len(rem) != 0 {
 		t.Fatalf("not repaired: %+v", rem)
 	}
 	for _, p := range r.Problems {
-		if exists(filepath.Join(f.st.Root(), p.Path)) {
+		if p.Path != "" && exists(filepath.Join(f.st.Root(), p.Path)) {
 			t.Errorf("%s still exists", p.Path)
 		}
+	}
+	if exists(blobsPath(f.st, "sha256", hex)) {
+		t.Error("the directory named like a blob is still there")
 	}
 	if got := f.present(t, f.names...); !slices.Equal(got, f.names) {
 		t.Fatalf("names after repair %v", got)
 	}
 	if !exists(blobsPath(f.st, filepath.FromSlash("md5/"+strings.Repeat("0", 32)))) {
 		t.Fatal("a blob of an algorithm imagec cannot verify was deleted")
+	}
+	assertClean(t, f.st)
+}
+
+// A symlink where a blob belongs is not the blob, even when it points at a
+// file of the right content: corrupt, its names dangling, and repair
+// deletes the link and never its target.
+func TestFsckSymlinkedBlob(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	d := f.configApp
+	body, err := f.st.ReadBlob(context.Background(), d.Digest, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "same-content")
+	if err := os.WriteFile(target, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.remove(t, d.Digest)
+	if err := os.Symlink(target, f.st.Path(d.Digest)); err != nil {
+		t.Fatal(err)
+	}
+	r := check(t, f.st)
+	if got, w := summary(r), want(line(KindCorruptBlob, d.Digest), line(KindDanglingName, nameApp)); !slices.Equal(got, w) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(w, "\n"))
+	}
+	if p := r.Problems[0]; !strings.Contains(p.Detail, "not a regular file") {
+		t.Errorf("detail %q", p.Detail)
+	}
+	r = check(t, f.st, WithRepair(true))
+	if rem := r.Remaining(); len(rem) != 0 {
+		t.Fatalf("not repaired: %+v", rem)
+	}
+	if _, err := os.Lstat(f.st.Path(d.Digest)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the link is still there: %v", err)
+	}
+	if got, err := os.ReadFile(target); err != nil || string(got) != string(body) {
+		t.Errorf("the link's target was touched: %v", err)
 	}
 	assertClean(t, f.st)
 }
@@ -361,15 +405,16 @@ func TestFsckIngest(t *testing.T) {
 	staleDir := filepath.Join(f.st.Root(), ingestDir, "sha256-"+staleDesc.Digest.Encoded())
 
 	r := check(t, f.st)
-	if got, w := summary(r), want(line(KindStaleIngest, staleDesc.Digest)); !slices.Equal(got, w) {
-		t.Fatalf("problems %v, want %v", got, w)
+	if len(r.Problems) != 0 || len(r.Resumable) != 1 {
+		t.Fatalf("problems %v, resumable %v: want one resumable partial download and no problem", r.Problems, r.Resumable)
 	}
-	if p := r.Problems[0]; !strings.Contains(p.Detail, "3 bytes") || p.Path != ".imagec/ingest/sha256-"+staleDesc.Digest.Encoded() {
-		t.Fatalf("stale ingest problem %+v", p)
+	if p := r.Resumable[0]; p.Kind != KindStaleIngest || p.Digest != staleDesc.Digest || !strings.Contains(p.Detail, "3 bytes") ||
+		p.Path != ".imagec/ingest/sha256-"+staleDesc.Digest.Encoded() {
+		t.Fatalf("partial download %+v", p)
 	}
 
 	r = check(t, f.st, WithRepair(true))
-	if len(r.Remaining()) != 0 || !slices.Equal(r.Repaired, []string{"pruned stale ingest entry " + r.Problems[0].Path}) {
+	if len(r.Remaining()) != 0 || !slices.Equal(r.Repaired, []string{"pruned stale ingest entry " + r.Resumable[0].Path}) {
 		t.Fatalf("repair: %+v", r)
 	}
 	if exists(staleDir) {
@@ -440,4 +485,27 @@ func TestFsckIngestDigest(t *testing.T) {
 			t.Errorf("ingestDigest(%q) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// A name pinning a digest that its (intact) content does not have is
+// reported and, on repair, removed; the name pinning the right digest stays.
+func TestFsckMisnamed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	wrong := "example.com/app@" + f.manifestAMD.Digest.String()
+	right := "example.com/app@" + f.manifestApp.Digest.String()
+	f.name(t, wrong, f.manifestApp)
+	f.name(t, right, f.manifestApp)
+	r := check(t, f.st)
+	if got, w := summary(r), want(line(KindMisnamed, wrong)); !slices.Equal(got, w) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(w, "\n"))
+	}
+	r = check(t, f.st, WithRepair(true))
+	if rem := r.Remaining(); len(rem) != 0 {
+		t.Fatalf("not repaired: %+v", rem)
+	}
+	if got, w := f.present(t, f.names...), f.without(wrong); !slices.Equal(got, w) {
+		t.Fatalf("names after repair %v, want %v", got, w)
+	}
+	assertClean(t, f.st)
 }

@@ -19,7 +19,7 @@ import (
 func (c *checker) repair(ctx context.Context) error {
 	removed := map[string]bool{}
 	for _, p := range c.problems {
-		if p.Kind != KindDanglingName || !p.removable {
+		if (p.Kind != KindDanglingName && p.Kind != KindMisnamed) || !p.removable {
 			continue
 		}
 		if err := c.removeName(ctx, p); err != nil {
@@ -37,7 +37,9 @@ func (c *checker) repair(ctx context.Context) error {
 			if p.file == nil {
 				continue // found corrupt only during the walk: not verified as a whole file
 			}
-			if c.removeFile(p, c.st.Path(p.Digest), false) {
+			// A directory where a blob belongs goes whole; RemoveAll
+			// removes symlinks inside it, never their targets.
+			if c.removeFile(p, c.st.Path(p.Digest), p.file.IsDir()) {
 				c.did("deleted corrupt blob %s", p.Digest)
 			}
 		case KindStrayFile:

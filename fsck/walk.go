@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 )
 
@@ -55,6 +56,7 @@ func (c *checker) walkImages(ctx context.Context) error {
 			return err
 		}
 		if len(faults) == 0 {
+			c.checkName(ctx, name, e)
 			continue
 		}
 		for _, f := range faults {
@@ -80,6 +82,17 @@ func (c *checker) walkImages(ctx context.Context) error {
 			entry: e, removable: name != "" && !onlyUnreadable(faults)})
 	}
 	return nil
+}
+
+// checkName reports a name that pins a digest its intact content does not
+// have, by the rule every command applies (image.CheckName).
+func (c *checker) checkName(ctx context.Context, name string, e ocispec.Descriptor) {
+	err := image.CheckName(ctx, c.st, name, e)
+	if name == "" || !errors.Is(err, errdefs.ErrDigestMismatch) {
+		return
+	}
+	c.add(&tracked{Problem: Problem{Kind: KindMisnamed, Digest: e.Digest, Name: name, Detail: err.Error()},
+		entry: e, removable: true})
 }
 
 // onlyUnreadable reports whether every fault is a blob that could not be

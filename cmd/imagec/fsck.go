@@ -17,7 +17,11 @@ func newFsckCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "fsck [flags]",
 		Short: "Verify every blob and image in the store; --repair removes what is broken",
-		Args:  cobra.NoArgs,
+		Long: "Verify every blob against its digest and walk every name to its content. Exit status 1\n" +
+			"means problems were found. Partial downloads left by an interrupted pull are listed as\n" +
+			"resumable, not as problems: the next pull of the image resumes them (--repair and gc\n" +
+			"prune them).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
 				return fmt.Errorf("unknown --format %q: use table or json", format)
@@ -58,11 +62,17 @@ func printFsck(rep *fsck.Report, repair bool) {
 	for _, p := range rep.Problems {
 		printLine(os.Stdout, p.String())
 	}
+	for _, p := range rep.Resumable {
+		printLine(os.Stdout, "resumable: "+p.String())
+	}
 	for _, a := range rep.Repaired {
 		printLine(os.Stdout, "repair: "+a)
 	}
 	n := len(rep.Problems)
 	summary := fmt.Sprintf("checked %s, %s: %s", count(rep.Blobs, "blob"), count(rep.Images, "image"), problems(n))
+	if r := len(rep.Resumable); r > 0 {
+		summary += fmt.Sprintf(", %s (a later pull resumes %s)", count(r, "partial download"), map[bool]string{true: "it", false: "them"}[r == 1])
+	}
 	if fixed := n - len(rep.Remaining()); repair && n > 0 {
 		if fixed == n {
 			summary += " repaired"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/internal/clitest"
+	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/store"
 )
 
@@ -124,5 +126,25 @@ func TestFsckRejectsUnknownFormat(t *testing.T) {
 	res := clitest.Run(t, []string{"IMAGEC_ROOT="}, "", "--root", root, "fsck", "--format", "yaml")
 	if res.Code != 1 || !strings.Contains(res.Stderr, `unknown --format "yaml"`) {
 		t.Fatalf("fsck --format yaml: %+v", res)
+	}
+}
+
+// A partial download (what a kill -9 leaves) is resumable, not damage:
+// fsck lists it and exits 0.
+func TestFsckPartialDownloadIsNotAProblem(t *testing.T) {
+	t.Parallel()
+	reg, root, env := seeded(t)
+	mustRun(t, env, "--root", root, "pull", reg.Host+"/"+testregistry.SampleHello)
+	partial := filepath.Join(root, ".imagec", "ingest", "sha256-"+strings.Repeat("cd", 32))
+	if err := os.MkdirAll(partial, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(partial, "data"), []byte("part of a layer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, env, "--root", root, "fsck")
+	if res.Code != 0 || !strings.Contains(res.Stdout, "resumable: stale-ingest") ||
+		!strings.Contains(res.Stdout, "0 problems, 1 partial download (a later pull resumes it)") {
+		t.Fatalf("fsck exit %d:\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
