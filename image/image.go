@@ -117,7 +117,7 @@ func Load(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platfo
 	img.repo = repoDigest(ctx, st, entry, idx, img)
 	img.single = idx == nil || isLone(idx)
 	if err := checkName(img.Name, img.repo); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (run imagec fsck --repair)", err)
 	}
 	return img, nil
 }
@@ -128,7 +128,7 @@ func checkName(name string, repo digest.Digest) error {
 	if err != nil || ref.Digest() == "" || ref.Digest() == repo {
 		return nil
 	}
-	return fmt.Errorf("image %s: the name pins %s but its content is %s (run imagec fsck --repair): %w",
+	return fmt.Errorf("image %s: the name pins %s but its content is %s: %w",
 		name, ref.Digest(), repo, errdefs.ErrDigestMismatch)
 }
 
@@ -150,11 +150,12 @@ func CheckName(ctx context.Context, st *store.Store, name string, entry ocispec.
 		return nil
 	}
 	e := entry
-	e.Annotations = map[string]string{ocispec.AnnotationRefName: name}
-	if _, err := Load(ctx, st, e, nil); err != nil {
+	e.Annotations = nil
+	img, err := Load(ctx, st, e, nil)
+	if err != nil {
 		return fmt.Errorf("recording %s: %w", name, err)
 	}
-	return nil
+	return checkName(name, img.RepoDigest())
 }
 
 // pickChild chooses the manifest of an index that matches platform and whose
