@@ -89,13 +89,21 @@ func (t *Transport) checkRealm(registryHost string, plainHTTP bool, realm *url.U
 // and answers a 401 challenge once by obtaining a token (or using basic
 // credentials) and resending. A 401 that persists is returned as the
 // response. Authorization headers never reach a host that did not
-// challenge, which keeps registry credentials away from blob CDNs.
+// challenge, which keeps registry credentials away from blob CDNs, nor a
+// host an http.Client reached by following a redirect from another one:
+// credentials belong to the host the caller addressed, and a registry must
+// not be able to hand them to someone else by answering with a redirect.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := canonicalHost(req.URL)
 	plainHTTP := req.URL.Scheme == "http"
 	scope := scopeForRequest(req.Method, req.URL.Path)
 
+	if redirectedAway(req) {
+		out := t.prepare(req, req.Body)
+		out.Header.Del("Authorization")
+		return t.base.RoundTrip(out)
+	}
 	out := t.prepare(req, req.Body)
 	sent, err := t.authorize(ctx, out, host, scope)
 	if err != nil {
@@ -127,6 +135,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	retry := t.prepare(req, body)
 	retry.Header.Set("Authorization", authorization)
 	return t.base.RoundTrip(retry)
+}
+
+// redirectedAway reports whether req was created by an http.Client
+// following a redirect and is bound for another host than the first request
+// of its chain (host:port, as credentials are keyed).
+func redirectedAway(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return canonicalHost(first.URL) != canonicalHost(req.URL)
 }
 
 // prepare clones req for sending with body, dropping any Authorization the
