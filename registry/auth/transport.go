@@ -199,6 +199,12 @@ func (t *Transport) authorize(ctx context.Context, out *http.Request, host, scop
 // scope that was sent with the Authorization value sent, or "" when there is
 // nothing better to send.
 func (t *Transport) answer(ctx context.Context, host string, plainHTTP bool, scope string, ch Challenge, sent string) (string, error) {
+	if st, ok := t.hostSnapshot(host); ok && plainHTTP && !st.plainHTTP {
+		// The host authenticated over https. Whoever answers for it over
+		// http (a downgrade, an attacker on the path) is sent nothing, or
+		// the cleartext guard in authorize would be one 401 away.
+		return "", nil
+	}
 	switch ch.Scheme {
 	case "bearer":
 		realm := ch.Params["realm"]
