@@ -3,7 +3,6 @@ package pull_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -91,12 +90,12 @@ func verifyStore(t *testing.T, st *store.Store) {
 			return err
 		}
 		defer f.Close()
-		h := sha256.New()
+		h := d.Algorithm().Hash()
 		n, err := io.Copy(h, f)
 		if err != nil {
 			return err
 		}
-		if got := digest.NewDigest(digest.SHA256, h); got != d || n != size {
+		if got := digest.NewDigest(d.Algorithm(), h); got != d || n != size {
 			return fmt.Errorf("blob %s holds %s (%d bytes)", d, got, n)
 		}
 		return nil
