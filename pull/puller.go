@@ -35,6 +35,12 @@ type Puller struct {
 
 	endpoints func(domain string) []Endpoint
 
+	// A schema 1 layer is decompressed at pull time to compute its diffID;
+	// it may inflate to inflateRatio times its size, or inflateFloor bytes,
+	// whichever is more. Fields, not constants, so a test can reach the
+	// bound without inflating a gigabyte.
+	inflateFloor, inflateRatio int64
+
 	mu       sync.Mutex
 	inflight map[digest.Digest]*flight
 	slots    chan struct{}
@@ -83,6 +89,9 @@ func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
 		attempts: 5,
 		backoff:  500 * time.Millisecond,
 		inflight: map[digest.Digest]*flight{},
+
+		inflateFloor: 1 << 30,
+		inflateRatio: 1000,
 	}
 	for _, o := range opts {
 		o(p)
