@@ -74,7 +74,7 @@ func newFaultEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...regi
 	t.Cleanup(client.Close)
 	return &faultEnv{
 		reg: reg, proxy: proxy, img: img, store: st, client: client,
-		puller: pull.New(client, st, pull.WithBackoff(5*time.Millisecond)),
+		puller: pull.New(client, st),
 		ref:    reference.MustParse(proxy.Host + "/faulty/img:latest"),
 	}
 }
@@ -418,7 +418,7 @@ func TestFaultsLeakNothing(t *testing.T) {
 		st, _ := store.Open(t.TempDir())
 		e.proxy.Clear()
 		e.proxy.Inject(f)
-		_, _ = pull.New(e.client, st, pull.WithBackoff(time.Millisecond)).Pull(context.Background(), e.ref)
+		_, _ = pull.New(e.client, st).Pull(context.Background(), e.ref)
 		_ = i
 	}
 	e.proxy.Clear()

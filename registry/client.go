@@ -3,6 +3,21 @@
 // Range), retrying transient failures and bounding every body it reads.
 // Authentication is delegated to registry/auth; verification of content
 // against digests is left to the caller.
+//
+// # Retries
+//
+// There is one retry policy and it lives here: network errors, 429 and 5xx
+// are retried, after the registry's Retry-After (up to 60s; more is a
+// failure) or else an exponential backoff with full jitter (WithRetry's base,
+// doubling, capped at 10s); other statuses and malformed answers are final.
+// Each operation has one budget of requests (WithRetry, default 5) that every
+// request spends, the first, a retry or a resume alike. An operation is a
+// ping, a manifest, or one blob from one place: a Download carries a blob's
+// budget across the caller's resumes of a body that broke off midway, so a
+// blob that keeps failing is asked for at most 5 times at one endpoint, and
+// the final error says how many requests were sent. A caller that moves on
+// to a mirror's next endpoint starts a new Download there; NoRetry makes an
+// operation try once, for a mirror that should hand over at once.
 package registry
 
 import (

@@ -10,7 +10,7 @@ import (
 )
 
 const (
-	defaultAttempts     = 5
+	defaultAttempts     = 5 // requests per operation, resumes of a blob included
 	defaultBaseDelay    = 200 * time.Millisecond
 	maxBackoff          = 10 * time.Second
 	defaultStallTimeout = 30 * time.Second
@@ -80,9 +80,10 @@ func WithUserAgent(ua string) Option {
 	return func(o *options) { o.userAgent = ua }
 }
 
-// WithRetry sets how many times a request is tried (at least once) and the
-// base of the exponential backoff between tries (full jitter, capped at 10s).
-// Default: 5 attempts, 200ms base.
+// WithRetry sets the budget of requests of one operation (at least one): a
+// ping, a manifest, or one blob at one endpoint including the caller's
+// resumes through a Download; and the base of the exponential backoff
+// between them (full jitter, capped at 10s). Default: 5 requests, 200ms base.
 func WithRetry(attempts int, base time.Duration) Option {
 	return func(o *options) {
 		o.attempts = max(attempts, 1)
