@@ -88,9 +88,10 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor, diff
 	return g.Wait()
 }
 
-// fetchBlob brings one blob into the store. If another pull of this Puller
-// is already fetching it, it waits for that one instead.
-func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
+// fetchBlob brings one blob into the store, with opts for its downloads. If
+// another pull of this Puller is already fetching it, it waits for that one
+// instead.
+func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts ...registry.DownloadOption) error {
 	p := j.p
 	for {
 		p.mu.Lock()
@@ -101,7 +102,7 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 		}
 		p.mu.Unlock()
 		if !busy {
-			f.err = j.download(ctx, desc, id, emit)
+			f.err = j.download(ctx, desc, id, emit, opts)
 			p.mu.Lock()
 			delete(p.inflight, desc.Digest)
 			p.mu.Unlock()
@@ -129,7 +130,7 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
-func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
+func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts []registry.DownloadOption) error {
 	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
 		emit(progress.Event{ID: id, Action: progress.Waiting})
 	}))
@@ -143,7 +144,7 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	}
 	defer w.Close()
 
-	srcs := j.sources(desc, emit)
+	srcs := j.sources(desc, emit, opts)
 	for i, src := range srcs {
 		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit)
 		if err == nil || errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil || i == len(srcs)-1 {
@@ -167,11 +168,11 @@ type blobSource struct {
 // unless the registry itself is internal: a public registry's manifest must
 // not send imagec into this machine's network. Each source is a fresh
 // Download, so a blob gets the client's retry budget once per endpoint.
-func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event)) []blobSource {
+func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts []registry.DownloadOption) []blobSource {
 	id := progress.ShortID(desc.Digest.String())
-	retrying := registry.OnRetry(func(delay time.Duration) {
+	opts = append([]registry.DownloadOption{registry.OnRetry(func(delay time.Duration) {
 		emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
-	})
+	})}, opts...)
 	var out []blobSource
 	if manifest.IsForeign(desc.MediaType) {
 		for _, raw := range desc.URLs {
@@ -179,11 +180,11 @@ func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event)) []blob
 			if err != nil || (auth.IsInternal(u.Host) && !auth.IsInternal(j.ref.Host())) {
 				continue
 			}
-			out = append(out, blobSource{name: u.Host, dl: j.p.client.URLDownload(raw, desc, retrying)})
+			out = append(out, blobSource{name: u.Host, dl: j.p.client.URLDownload(raw, desc, opts...)})
 		}
 	}
 	for _, r := range j.remotes[j.src:] {
-		out = append(out, blobSource{name: r.Host(), dl: j.p.client.BlobDownload(r, desc, retrying)})
+		out = append(out, blobSource{name: r.Host(), dl: j.p.client.BlobDownload(r, desc, opts...)})
 	}
 	return out
 }
@@ -321,13 +322,15 @@ func (p *progressWriter) flush() {
 // fetchSmall brings a config-sized blob into the store and returns it. It
 // goes through the same deduplicated, locked path as layers, so concurrent
 // pulls, in this process or others, fetch it once. It refuses descriptors
-// above manifest.MaxSize before asking for a byte.
+// above manifest.MaxSize before asking for a byte, and holds each request to
+// the client's small-body deadline, as for a manifest: a registry trickling
+// a config must not hold the pull indefinitely.
 func (j *job) fetchSmall(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > manifest.MaxSize {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, manifest.MaxSize, errdefs.ErrTooLarge)
 	}
 	if _, err := j.p.store.Info(ctx, desc.Digest); err != nil {
-		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}); err != nil {
+		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}, registry.SmallBody()); err != nil {
 			return nil, err
 		}
 	}

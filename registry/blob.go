@@ -74,8 +74,10 @@ func (c *Client) foreignURL(rawURL string, desc ocispec.Descriptor) (*url.URL, e
 }
 
 // openRange GETs u (a blob), from offset when it is positive, spending b,
-// and wraps the body in the bounds the descriptor sets.
-func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string, desc ocispec.Descriptor, offset int64, b *budget) (io.ReadCloser, int64, error) {
+// and wraps the body in the bounds the descriptor sets. The body of a blob
+// that is not small is exempt from the small-body deadline once it is known
+// to be the blob (an error body is not).
+func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string, desc ocispec.Descriptor, offset int64, b *budget, small bool) (io.ReadCloser, int64, error) {
 	header := http.Header{}
 	// Blob digests cover the bytes as stored; a transparently decompressed
 	// body would never verify.
@@ -108,6 +110,9 @@ func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string,
 		resp.Body.Close()
 		return nil, 0, fmt.Errorf("blob %s: registry sends %d bytes from offset %d, descriptor size %d needs %d: %w",
 			desc.Digest, resp.ContentLength, start, desc.Size, want, errdefs.ErrSizeMismatch)
+	}
+	if wb, ok := resp.Body.(*watchedBody); ok && !small {
+		wb.streaming()
 	}
 	return &blobBody{body: resp.Body, digest: desc.Digest, pos: start, remaining: desc.Size - start}, start, nil
 }

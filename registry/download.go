@@ -29,6 +29,7 @@ type Download struct {
 	host, where string
 	resolve     func(ctx context.Context) (*http.Client, string, error)
 	budget      budget
+	small       bool
 }
 
 // DownloadOption configures a Download.
@@ -38,6 +39,14 @@ type DownloadOption func(*Download)
 // client or after Retry, so a progress display can say so. Default none.
 func OnRetry(f func(delay time.Duration)) DownloadOption {
 	return func(d *Download) { d.budget.onRetry = f }
+}
+
+// SmallBody holds the download to the small-body deadline
+// (WithSmallBodyDeadline), like a manifest: for a blob read in full, such as
+// an image config, which a trickling registry must not stretch. Default: a
+// blob's content has no deadline, only the stall timeout.
+func SmallBody() DownloadOption {
+	return func(d *Download) { d.small = true }
 }
 
 // BlobDownload prepares the download of blob desc from ref's repository.
@@ -89,7 +98,7 @@ func (d *Download) Open(ctx context.Context, offset int64) (io.ReadCloser, int64
 	if err != nil {
 		return nil, 0, err
 	}
-	return d.c.openRange(ctx, hc, d.host, u, d.desc, offset, &d.budget)
+	return d.c.openRange(ctx, hc, d.host, u, d.desc, offset, &d.budget, d.small)
 }
 
 // Retry is the client's retry policy applied to err, which ended reading a

@@ -13,10 +13,11 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// tokenFetchTimeout bounds a shared token fetch. The fetch runs detached
-// from the context of the request that started it, because other requests
-// wait on it too and must not fail when that first one is cancelled.
-const tokenFetchTimeout = 60 * time.Second
+// defaultTokenTimeout bounds a shared token fetch, headers and body. The
+// fetch runs detached from the context of the request that started it,
+// because other requests wait on it too and must not fail when that first
+// one is cancelled; so it needs a deadline of its own.
+const defaultTokenTimeout = 60 * time.Second
 
 // maxDrain is how much of a 401 body is read so its connection can be reused.
 const maxDrain = 64 << 10
@@ -28,6 +29,7 @@ type Transport struct {
 	creds      CredentialFunc
 	userAgent  string
 	realmCheck func(registryHost string, realm *url.URL) error
+	tokenLimit time.Duration
 	now        func() time.Time // replaced by tests
 
 	group singleflight.Group
@@ -55,6 +57,17 @@ func WithUserAgent(ua string) Option {
 	return func(t *Transport) { t.userAgent = ua }
 }
 
+// WithTokenTimeout bounds a token fetch as a whole, the token server's
+// headers and body together, so a realm trickling its answer cannot hold
+// requests waiting for it. Default: 60s.
+func WithTokenTimeout(d time.Duration) Option {
+	return func(t *Transport) {
+		if d > 0 {
+			t.tokenLimit = d
+		}
+	}
+}
+
 // WithRealmCheck sets the policy applied to a bearer realm (and to every
 // redirect from it) before any request is sent there. The default is
 // CheckRealm with plainHTTP true when the registry was contacted over http:
@@ -71,7 +84,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := &Transport{base: base, creds: anonymous, now: time.Now, hosts: map[string]*hostState{}}
+	t := &Transport{base: base, creds: anonymous, tokenLimit: defaultTokenTimeout, now: time.Now, hosts: map[string]*hostState{}}
 	for _, o := range opts {
 		o(t)
 	}
@@ -265,7 +278,7 @@ func (t *Transport) token(ctx context.Context, br bearerRequest, reqScope, rejec
 			if v, ok := t.cachedToken(br.registryHost, br.scope); ok && v != rejected {
 				return v, nil
 			}
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenFetchTimeout)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.tokenLimit)
 			defer cancel()
 			cred, err := t.credential(fctx, br.registryHost)
 			if err != nil {
