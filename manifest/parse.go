@@ -239,12 +239,23 @@ func validateDescriptor(d ocispec.Descriptor) error {
 // signatures, as the JWS protected headers describe it). It does not verify
 // signatures; see VerifySchema1.
 func Digest(mediaType string, body []byte) (digest.Digest, error) {
+	return DigestAs(digest.Canonical, mediaType, body)
+}
+
+// DigestAs is Digest computed with alg: a manifest named by a sha512 digest
+// is checked against the sha512 of the same bytes Digest hashes with sha256.
+// An algorithm that is not available (not registered, or not linked into the
+// program) fails with errdefs.ErrUnsupported.
+func DigestAs(alg digest.Algorithm, mediaType string, body []byte) (digest.Digest, error) {
+	if !alg.Available() {
+		return "", fmt.Errorf("digest algorithm %q is not supported (sha256, sha384 and sha512 are): %w", alg, errdefs.ErrUnsupported)
+	}
 	if !IsSchema1(mediaType) {
-		return digest.FromBytes(body), nil
+		return alg.FromBytes(body), nil
 	}
 	jws, err := parseSchema1JWS(body)
 	if err != nil {
 		return "", err
 	}
-	return digest.FromBytes(jws.payload), nil
+	return alg.FromBytes(jws.payload), nil
 }

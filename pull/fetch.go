@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
 	"github.com/imagec/imagec/store"
 )
@@ -88,9 +88,10 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor, diff
 	return g.Wait()
 }
 
-// fetchBlob brings one blob into the store. If another pull of this Puller
-// is already fetching it, it waits for that one instead.
-func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
+// fetchBlob brings one blob into the store, with opts for its downloads. If
+// another pull of this Puller is already fetching it, it waits for that one
+// instead.
+func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts ...registry.DownloadOption) error {
 	p := j.p
 	for {
 		p.mu.Lock()
@@ -101,7 +102,7 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 		}
 		p.mu.Unlock()
 		if !busy {
-			f.err = j.download(ctx, desc, id, emit)
+			f.err = j.download(ctx, desc, id, emit, opts)
 			p.mu.Lock()
 			delete(p.inflight, desc.Digest)
 			p.mu.Unlock()
@@ -118,14 +119,18 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 			emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 			return nil
 		}
-		// The other pull failed, perhaps for a reason of its own (its
-		// context was cancelled): try ourselves.
+		if !errors.Is(f.err, context.Canceled) && !errors.Is(f.err, context.DeadlineExceeded) {
+			// It failed on the registry's account after spending the
+			// blob's retry budget; a second round would double it.
+			return f.err
+		}
+		// The other pull was cancelled, a reason of its own: try ourselves.
 	}
 }
 
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
-func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event)) error {
+func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts []registry.DownloadOption) error {
 	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
 		emit(progress.Event{ID: id, Action: progress.Waiting})
 	}))
@@ -139,9 +144,9 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	}
 	defer w.Close()
 
-	srcs := j.sources(desc)
+	srcs := j.sources(desc, emit, opts)
 	for i, src := range srcs {
-		err = j.downloadFrom(ctx, src.open, desc, id, w, emit)
+		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit)
 		if err == nil || errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}
@@ -150,21 +155,24 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	return err
 }
 
-// openFunc opens a blob's bytes from offset on; see registry.OpenBlob.
-type openFunc func(ctx context.Context, offset int64) (io.ReadCloser, int64, error)
-
-// blobSource is one place a blob can be fetched from.
+// blobSource is one place a blob can be fetched from, with its own retry
+// budget.
 type blobSource struct {
 	name string
-	open openFunc
+	dl   *registry.Download
 }
 
 // sources are the places to fetch desc from, in order: for a foreign layer
 // the URLs it lists (as docker does), then the endpoint the manifest came
 // from and the ones after it. A URL on an internal address is skipped
 // unless the registry itself is internal: a public registry's manifest must
-// not send imagec into this machine's network.
-func (j *job) sources(desc ocispec.Descriptor) []blobSource {
+// not send imagec into this machine's network. Each source is a fresh
+// Download, so a blob gets the client's retry budget once per endpoint.
+func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts []registry.DownloadOption) []blobSource {
+	id := progress.ShortID(desc.Digest.String())
+	opts = append([]registry.DownloadOption{registry.OnRetry(func(delay time.Duration) {
+		emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
+	})}, opts...)
 	var out []blobSource
 	if manifest.IsForeign(desc.MediaType) {
 		for _, raw := range desc.URLs {
@@ -172,24 +180,37 @@ func (j *job) sources(desc ocispec.Descriptor) []blobSource {
 			if err != nil || (auth.IsInternal(u.Host) && !auth.IsInternal(j.ref.Host())) {
 				continue
 			}
-			out = append(out, blobSource{name: u.Host, open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
-				return j.p.client.OpenURL(ctx, raw, desc, off)
-			}})
+			out = append(out, blobSource{name: u.Host, dl: j.p.client.URLDownload(raw, desc, opts...)})
 		}
 	}
 	for _, r := range j.remotes[j.src:] {
-		out = append(out, blobSource{name: r.Host(), open: func(ctx context.Context, off int64) (io.ReadCloser, int64, error) {
-			return j.p.client.OpenBlob(ctx, r, desc, off)
-		}})
+		out = append(out, blobSource{name: r.Host(), dl: j.p.client.BlobDownload(r, desc, opts...)})
 	}
 	return out
 }
 
-// downloadFrom runs the attempts of one blob at one endpoint.
-func (j *job) downloadFrom(ctx context.Context, open openFunc, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+// downloadFrom runs the transfer of one blob from one source. A body that
+// fails midway resumes from the offset written, and data that fails
+// verification starts once more from zero; every request, first, retried
+// or resumed, is spent from the source's one budget, so a blob that keeps
+// failing costs the client's attempts (default 5) requests per endpoint.
+func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
 	restarted := false
-	for attempt := 1; ; attempt++ {
-		err := j.transfer(ctx, open, desc, id, w, emit)
+	// restart throws away what was written and fetches once more from zero:
+	// the bytes may be stale partial data of an earlier run, or garbled in
+	// transit.
+	restart := func(err error) error {
+		if restarted {
+			return err
+		}
+		restarted = true
+		if rerr := dl.Restart(err); rerr != nil {
+			return rerr
+		}
+		return w.Reset()
+	}
+	for {
+		opened, err := j.transfer(ctx, dl, desc, id, w, emit)
 		if errors.Is(err, syscall.ENOSPC) {
 			// No retry can help; what was written stays for a resume.
 			return fmt.Errorf("disk full: no space left in store %s (free space and pull again to resume): %w", j.p.store.Root(), err)
@@ -202,65 +223,61 @@ func (j *job) downloadFrom(ctx context.Context, open openFunc, desc ocispec.Desc
 				emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 				return nil
 			}
-			// Bad bytes may come from stale partial data of an earlier run
-			// or from a transient fault: start once from zero before
-			// giving up.
-			if !restarted && (errors.Is(err, errdefs.ErrDigestMismatch) || errors.Is(err, errdefs.ErrSizeMismatch)) {
-				restarted = true
-				if rerr := w.Reset(); rerr != nil {
-					return rerr
-				}
-				continue
-			}
-			return err
-		}
-		if ctx.Err() != nil || attempt >= j.p.attempts {
-			return err
-		}
-		if !errdefs.IsRetryable(err) {
-			// A garbled resume (a wrong Content-Range) or a body of the
-			// wrong length: start once more from zero.
-			badBody := errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, errdefs.ErrSizeMismatch)
-			if restarted || !badBody {
+			if !errors.Is(err, errdefs.ErrDigestMismatch) && !errors.Is(err, errdefs.ErrSizeMismatch) {
 				return err
 			}
-			restarted = true
-			if rerr := w.Reset(); rerr != nil {
-				return rerr
+			if err := restart(err); err != nil {
+				return err
 			}
 			continue
 		}
-		delay := backoff(j.p.backoff, attempt)
-		emit(progress.Event{ID: id, Action: progress.Retrying, Message: fmt.Sprintf("in %d seconds", int(delay.Round(time.Second)/time.Second))})
-		if err := sleep(ctx, delay); err != nil {
+		switch {
+		case ctx.Err() != nil:
 			return err
+		case !errdefs.IsRetryable(err):
+			// A garbled resume (a wrong Content-Range) or a body of the
+			// wrong length: start once more from zero.
+			if !errors.Is(err, errdefs.ErrInvalidArgument) && !errors.Is(err, errdefs.ErrSizeMismatch) {
+				return err
+			}
+			if err := restart(err); err != nil {
+				return err
+			}
+		case !opened:
+			// The client retried the request itself, from the same budget.
+			return err
+		default:
+			if err := dl.Retry(ctx, err); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// transfer streams the blob from the writer's offset to its end. The
+// transfer streams the blob from the writer's offset to its end, reporting
+// whether the request was answered (opened): an error from Open is final. The
 // registry client bounds the body at the descriptor's size; the writer
 // hashes as it writes, so the bytes are read exactly once.
 //
 // A download slot is held only while bytes flow: waiting for another
 // writer's lock and the fsync of the commit happen outside it, so the next
 // blob's transfer overlaps them.
-func (j *job) transfer(ctx context.Context, open openFunc, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+func (j *job) transfer(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) (opened bool, err error) {
 	select {
 	case j.p.slots <- struct{}{}:
 		defer func() { <-j.p.slots }()
 	case <-ctx.Done():
-		return ctx.Err()
+		return false, ctx.Err()
 	}
-	body, start, err := open(ctx, w.Offset())
+	body, start, err := dl.Open(ctx, w.Offset())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer body.Close()
 	if start != w.Offset() {
 		// The registry ignored our Range request and sent the whole blob.
 		if err := w.Reset(); err != nil {
-			return err
+			return true, err
 		}
 	}
 	pw := &progressWriter{w: w, emit: emit, id: id, total: desc.Size, current: start}
@@ -268,7 +285,7 @@ func (j *job) transfer(ctx context.Context, open openFunc, desc ocispec.Descript
 	defer copyBuffers.Put(bufp)
 	_, err = io.CopyBuffer(pw, body, *bufp)
 	pw.flush()
-	return err
+	return true, err
 }
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
@@ -305,36 +322,17 @@ func (p *progressWriter) flush() {
 // fetchSmall brings a config-sized blob into the store and returns it. It
 // goes through the same deduplicated, locked path as layers, so concurrent
 // pulls, in this process or others, fetch it once. It refuses descriptors
-// above manifest.MaxSize before asking for a byte.
+// above manifest.MaxSize before asking for a byte, and holds each request to
+// the client's small-body deadline, as for a manifest: a registry trickling
+// a config must not hold the pull indefinitely.
 func (j *job) fetchSmall(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > manifest.MaxSize {
 		return nil, fmt.Errorf("blob %s is %d bytes, more than the %d allowed: %w", desc.Digest, desc.Size, manifest.MaxSize, errdefs.ErrTooLarge)
 	}
 	if !j.p.store.Has(ctx, desc) {
-		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}); err != nil {
+		if err := j.fetchBlob(ctx, desc, progress.ShortID(desc.Digest.String()), func(progress.Event) {}, registry.SmallBody()); err != nil {
 			return nil, err
 		}
 	}
 	return j.p.store.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
-}
-
-// backoff is exponential from base with jitter: base, 2*base, 4*base ...
-// capped at 10s, each drawn from the upper half of its interval.
-func backoff(base time.Duration, attempt int) time.Duration {
-	d := base << (attempt - 1)
-	if d > 10*time.Second || d <= 0 {
-		d = 10 * time.Second
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

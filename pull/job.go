@@ -175,18 +175,48 @@ func (j *job) fetchManifest(ctx context.Context, ref reference.Reference, want d
 			return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
 		}
 	}
-	got, err := manifest.Digest(parsed.MediaType, m.Body)
+	// A digest is checked with its own algorithm: the sha256 of a manifest
+	// asked for by its sha512 would never match.
+	alg := digest.Canonical
+	if want != "" {
+		alg = want.Algorithm()
+	}
+	got, err := manifest.DigestAs(alg, parsed.MediaType, m.Body)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
 	}
 	if want != "" && got != want {
 		return nil, fmt.Errorf("manifest %s: registry sent content with digest %s: %w", want, got, errdefs.ErrDigestMismatch)
 	}
-	if m.Digest != "" && m.Digest != got {
-		return nil, fmt.Errorf("manifest %s: registry says digest %s but content hashes to %s: %w", ref.Identifier(), m.Digest, got, errdefs.ErrDigestMismatch)
+	if err := checkHeaderDigest(parsed.MediaType, m, got); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", ref.Identifier(), err)
 	}
 	desc := ocispec.Descriptor{MediaType: parsed.MediaType, Digest: got, Size: int64(len(m.Body))}
 	return &document{desc: desc, body: m.Body, parsed: parsed}, nil
+}
+
+// checkHeaderDigest refuses a manifest whose Docker-Content-Digest header,
+// when present, disagrees with the body hashed by the header's algorithm
+// (registries send sha256 whatever digest the manifest was asked for). A
+// header in an algorithm imagec cannot compute is ignored: it is never
+// trusted anyway, only checked.
+func checkHeaderDigest(mediaType string, m *registry.Manifest, got digest.Digest) error {
+	if m.Digest == "" {
+		return nil
+	}
+	if m.Digest.Algorithm() != got.Algorithm() {
+		if !m.Digest.Algorithm().Available() {
+			return nil
+		}
+		var err error
+		if got, err = manifest.DigestAs(m.Digest.Algorithm(), mediaType, m.Body); err != nil {
+			return err
+		}
+	}
+	if m.Digest != got {
+		return fmt.Errorf("registry says digest %s but content hashes to %s: %w", m.Digest, got, errdefs.ErrDigestMismatch)
+	}
+	return nil
 }
 
 // platform is the platform this pull wants: the one asked for, else the host's.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -30,10 +29,14 @@ type Puller struct {
 	client   *registry.Client
 	store    *store.Store
 	parallel int
-	attempts int
-	backoff  time.Duration
 
 	endpoints func(domain string) []Endpoint
+
+	// A schema 1 layer is decompressed at pull time to compute its diffID;
+	// it may inflate to inflateRatio times its size, or inflateFloor bytes,
+	// whichever is more. Fields, not constants, so a test can reach the
+	// bound without inflating a gigabyte.
+	inflateFloor, inflateRatio int64
 
 	mu       sync.Mutex
 	inflight map[digest.Digest]*flight
@@ -53,36 +56,16 @@ func WithMaxConcurrentDownloads(n int) Option {
 	}
 }
 
-// WithBlobAttempts sets how many times one blob transfer is tried when the
-// body fails midway (a reset, a stall, a truncation); each retry resumes from
-// what was already written. Default 5.
-func WithBlobAttempts(n int) Option {
-	return func(p *Puller) {
-		if n > 0 {
-			p.attempts = n
-		}
-	}
-}
-
-// WithBackoff sets the first delay between blob attempts; it doubles on
-// each retry, with jitter, up to 10s. Default 500ms.
-func WithBackoff(d time.Duration) Option {
-	return func(p *Puller) {
-		if d > 0 {
-			p.backoff = d
-		}
-	}
-}
-
 // New returns a Puller that fetches with client and records into st.
 func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
 	p := &Puller{
 		client:   client,
 		store:    st,
 		parallel: DefaultMaxConcurrentDownloads,
-		attempts: 5,
-		backoff:  500 * time.Millisecond,
 		inflight: map[digest.Digest]*flight{},
+
+		inflateFloor: 1 << 30,
+		inflateRatio: 1000,
 	}
 	for _, o := range opts {
 		o(p)

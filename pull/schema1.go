@@ -128,7 +128,7 @@ func (j *job) diffID(ctx context.Context, d digest.Digest) (digest.Digest, error
 		return "", err
 	}
 	// A layer inflating beyond this is a decompression bomb, not a layer.
-	limit := max(1<<30, 1000*info.Size())
+	limit := max(j.p.inflateFloor, j.p.inflateRatio*info.Size())
 	h := digest.Canonical.Digester()
 	n, err := io.Copy(h.Hash(), io.LimitReader(ctxReader{ctx, zr}, limit+1))
 	if err != nil {

@@ -27,22 +27,12 @@ import (
 // for the stall timeout fails with errdefs.ErrUnavailable. Redirects to
 // other hosts are followed (at most 10, never from https to http). The
 // content is not verified against desc.Digest; that is the caller's job.
+//
+// OpenBlob is one Download's Open: a caller that resumes a failed body
+// should use a Download, so that its resumes and the client's retries share
+// one budget.
 func (c *Client) OpenBlob(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor, offset int64) (io.ReadCloser, int64, error) {
-	if err := desc.Digest.Validate(); err != nil {
-		return nil, 0, fmt.Errorf("blob of %s: invalid digest %q: %v: %w", ref, desc.Digest, err, errdefs.ErrInvalidArgument)
-	}
-	if desc.Size < 0 || offset < 0 || offset > desc.Size {
-		return nil, 0, fmt.Errorf("blob %s: offset %d outside its size %d: %w", desc.Digest, offset, desc.Size, errdefs.ErrInvalidArgument)
-	}
-	if offset > 0 && offset == desc.Size {
-		return io.NopCloser(strings.NewReader("")), offset, nil // nothing left to fetch
-	}
-	host := ref.Host()
-	u, err := c.endpoint(ctx, host, "/v2/"+ref.Path()+"/blobs/"+desc.Digest.String())
-	if err != nil {
-		return nil, 0, err
-	}
-	return c.openRange(ctx, c.api, host, u, desc, offset)
+	return c.BlobDownload(ref, desc).Open(ctx, offset)
 }
 
 // OpenURL GETs a blob from one of the URLs its descriptor lists (a foreign,
@@ -50,28 +40,44 @@ func (c *Client) OpenBlob(ctx context.Context, ref reference.Reference, desc oci
 // OpenBlob. No credentials are sent: the URL is not the registry. Only
 // https is accepted, or http where plain HTTP is allowed for its host.
 func (c *Client) OpenURL(ctx context.Context, rawURL string, desc ocispec.Descriptor, offset int64) (io.ReadCloser, int64, error) {
-	if err := desc.Digest.Validate(); err != nil {
-		return nil, 0, fmt.Errorf("blob at %s: invalid digest %q: %v: %w", redactURL(rawURL), desc.Digest, err, errdefs.ErrInvalidArgument)
-	}
-	if desc.Size < 0 || offset < 0 || offset > desc.Size {
-		return nil, 0, fmt.Errorf("blob %s: offset %d outside its size %d: %w", desc.Digest, offset, desc.Size, errdefs.ErrInvalidArgument)
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, 0, fmt.Errorf("blob %s: URL %s is not an http(s) URL without credentials: %w", desc.Digest, redactURL(rawURL), errdefs.ErrInvalidArgument)
-	}
-	if u.Scheme == "http" && !allowPlainHTTP(u.Host, c.opts.allowHTTP || c.opts.hostOptions(u.Host).InsecureAllowHTTP) {
-		return nil, 0, fmt.Errorf("blob %s: plain http to %s is not allowed (use --insecure-allow-http): %w", desc.Digest, u.Host, errdefs.ErrDenied)
-	}
-	if offset > 0 && offset == desc.Size {
-		return io.NopCloser(strings.NewReader("")), offset, nil
-	}
-	return c.openRange(ctx, c.plain, u.Host, u.String(), desc, offset)
+	return c.URLDownload(rawURL, desc).Open(ctx, offset)
 }
 
-// openRange GETs u (a blob), from offset when it is positive, and wraps the
-// body in the bounds the descriptor sets.
-func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string, desc ocispec.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+// checkRange validates what a blob request is asked to fetch.
+func checkRange(desc ocispec.Descriptor, offset int64, where string) error {
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("blob %s: invalid digest %q: %v: %w", where, desc.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	if desc.Size < 0 || offset < 0 || offset > desc.Size {
+		return fmt.Errorf("blob %s: offset %d outside its size %d: %w", desc.Digest, offset, desc.Size, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// blobURL is where a Download of ref's blob desc goes: the registry API
+// path, pinging the host first if its scheme isn't known yet.
+func (c *Client) blobURL(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor) (string, error) {
+	return c.endpoint(ctx, ref.Host(), "/v2/"+ref.Path()+"/blobs/"+desc.Digest.String())
+}
+
+// foreignURL checks a foreign layer's URL: http(s), no credentials, plain
+// http only where it is allowed for the host.
+func (c *Client) foreignURL(rawURL string, desc ocispec.Descriptor) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("blob %s: URL %s is not an http(s) URL without credentials: %w", desc.Digest, redactURL(rawURL), errdefs.ErrInvalidArgument)
+	}
+	if u.Scheme == "http" && !allowPlainHTTP(u.Host, c.opts.allowHTTP || c.opts.hostOptions(u.Host).InsecureAllowHTTP) {
+		return nil, fmt.Errorf("blob %s: plain http to %s is not allowed (use --insecure-allow-http): %w", desc.Digest, u.Host, errdefs.ErrDenied)
+	}
+	return u, nil
+}
+
+// openRange GETs u (a blob), from offset when it is positive, spending b,
+// and wraps the body in the bounds the descriptor sets. The body of a blob
+// that is not small is exempt from the small-body deadline once it is known
+// to be the blob (an error body is not).
+func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string, desc ocispec.Descriptor, offset int64, b *budget, small bool) (io.ReadCloser, int64, error) {
 	header := http.Header{}
 	// Blob digests cover the bytes as stored; a transparently decompressed
 	// body would never verify.
@@ -82,7 +88,7 @@ func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string,
 	ok := func(status int) bool {
 		return status == http.StatusOK || (offset > 0 && status == http.StatusPartialContent)
 	}
-	resp, err := c.retry(ctx, host, ok, func(ctx context.Context) (*http.Response, error) {
+	resp, err := c.retry(ctx, host, b, ok, func(ctx context.Context) (*http.Response, error) {
 		return c.send(ctx, hc, http.MethodGet, u, header)
 	})
 	if err != nil {
@@ -104,6 +110,9 @@ func (c *Client) openRange(ctx context.Context, hc *http.Client, host, u string,
 		resp.Body.Close()
 		return nil, 0, fmt.Errorf("blob %s: registry sends %d bytes from offset %d, descriptor size %d needs %d: %w",
 			desc.Digest, resp.ContentLength, start, desc.Size, want, errdefs.ErrSizeMismatch)
+	}
+	if wb, ok := resp.Body.(*watchedBody); ok && !small {
+		wb.streaming()
 	}
 	return &blobBody{body: resp.Body, digest: desc.Digest, pos: start, remaining: desc.Size - start}, start, nil
 }

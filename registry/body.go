@@ -15,7 +15,9 @@ import (
 
 // watchedBody fails a read that makes no progress for the stall timeout. The
 // clock runs only while a Read is in progress, so a slow consumer is never
-// mistaken for a stalled registry.
+// mistaken for a stalled registry. Until streaming is called it also holds
+// the whole exchange to the small-body deadline, which a registry trickling
+// one byte at a time cannot stretch.
 type watchedBody struct {
 	body   io.ReadCloser
 	timer  *time.Timer // cancels the request when it fires
@@ -23,11 +25,15 @@ type watchedBody struct {
 	fired  *atomic.Bool
 	cancel context.CancelFunc
 	host   string
+
+	deadline *time.Timer // cancels the request when the exchange overruns
+	limit    time.Duration
+	late     *atomic.Bool
 }
 
 func (w *watchedBody) Read(p []byte) (int, error) {
-	if w.fired.Load() {
-		return 0, w.stalled()
+	if err := w.timedOut(); err != nil {
+		return 0, err
 	}
 	w.timer.Reset(w.stall)
 	n, err := w.body.Read(p)
@@ -35,8 +41,8 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 	switch {
 	case err == nil || err == io.EOF:
 		return n, err
-	case w.fired.Load():
-		return n, w.stalled()
+	case w.timedOut() != nil:
+		return n, w.timedOut()
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		// The caller's context ended; that is not the registry's fault.
 		return n, err
@@ -45,12 +51,25 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 	}
 }
 
-func (w *watchedBody) stalled() error {
-	return fmt.Errorf("reading response from %s: stalled, no data for %s: %w", w.host, w.stall, errdefs.ErrUnavailable)
+// timedOut is the error of a body whose stall timer or deadline fired.
+func (w *watchedBody) timedOut() error {
+	switch {
+	case w.late.Load():
+		return fmt.Errorf("reading response from %s: not complete within %s: %w", w.host, w.limit, errdefs.ErrUnavailable)
+	case w.fired.Load():
+		return fmt.Errorf("reading response from %s: stalled, no data for %s: %w", w.host, w.stall, errdefs.ErrUnavailable)
+	}
+	return nil
 }
+
+// streaming lifts the deadline: the body is a blob's content, which may take
+// as long as it needs while it keeps moving. A deadline that already fired
+// stays in force.
+func (w *watchedBody) streaming() { w.deadline.Stop() }
 
 func (w *watchedBody) Close() error {
 	w.timer.Stop()
+	w.deadline.Stop()
 	err := w.body.Close()
 	w.cancel()
 	return err

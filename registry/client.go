@@ -3,6 +3,33 @@
 // Range), retrying transient failures and bounding every body it reads.
 // Authentication is delegated to registry/auth; verification of content
 // against digests is left to the caller.
+//
+// # Retries
+//
+// There is one retry policy and it lives here: network errors, 429 and 5xx
+// are retried, after the registry's Retry-After (up to 60s; more is a
+// failure) or else an exponential backoff with full jitter (WithRetry's base,
+// doubling, capped at 10s); other statuses and malformed answers are final.
+// Each operation has one budget of requests (WithRetry, default 5) that every
+// request spends, the first, a retry or a resume alike. An operation is a
+// ping, a manifest, or one blob from one place: a Download carries a blob's
+// budget across the caller's resumes of a body that broke off midway, so a
+// blob that keeps failing is asked for at most 5 times at one endpoint, and
+// the final error says how many requests were sent. A caller that moves on
+// to a mirror's next endpoint starts a new Download there; NoRetry makes an
+// operation try once, for a mirror that should hand over at once.
+//
+// # Timeouts
+//
+// Every request must see its response headers within the stall timeout
+// (WithStallTimeout, 30s), and every body read fails when no byte arrives for
+// that long. Bodies read in full (manifests, pings, token responses, error
+// bodies, and blobs opened with SmallBody such as image configs) also have an
+// overall deadline (WithSmallBodyDeadline, 60s) for the whole exchange, so a
+// registry trickling a byte at a time cannot hold a pull: each request fails
+// at the deadline and the retry budget bounds how many are made. A blob's
+// content has no deadline: a large layer on a slow link may take as long as
+// it needs while it keeps moving.
 package registry
 
 import (
@@ -54,7 +81,7 @@ func New(opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	authOpts := []auth.Option{auth.WithUserAgent(o.userAgent)}
+	authOpts := []auth.Option{auth.WithUserAgent(o.userAgent), auth.WithTokenTimeout(o.deadline)}
 	if o.creds != nil {
 		authOpts = append(authOpts, auth.WithCredentials(o.creds))
 	}
@@ -136,7 +163,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 
 // send performs one HTTP exchange. Response headers must arrive within the
 // stall timeout; the returned body enforces the same timeout on every read
-// and releases the request when closed.
+// and releases the request when closed. The whole exchange, body included,
+// must also end within the small-body deadline, unless the caller lifts it
+// for a blob's content (watchedBody.streaming).
 func (c *Client) send(ctx context.Context, hc *http.Client, method, rawURL string, header http.Header) (*http.Response, error) {
 	reqCtx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(reqCtx, method, rawURL, nil)
@@ -149,27 +178,39 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, rawURL strin
 	}
 	req.Header.Set("User-Agent", c.opts.userAgent)
 
-	fired := new(atomic.Bool)
+	fired, late := new(atomic.Bool), new(atomic.Bool)
 	timer := time.AfterFunc(c.opts.stall, func() {
 		fired.Store(true)
 		cancel()
 	})
+	deadline := time.AfterFunc(c.opts.deadline, func() {
+		late.Store(true)
+		cancel()
+	})
 	resp, err := hc.Do(req)
 	timer.Stop()
-	if err == nil && fired.Load() {
+	if err == nil && (fired.Load() || late.Load()) {
 		resp.Body.Close()
 		err = context.Canceled
 	}
 	if err != nil {
+		deadline.Stop()
 		cancel()
-		if fired.Load() && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case late.Load():
+			return nil, fmt.Errorf("%s %s: no complete response within %s: %w", method, redactURL(rawURL), c.opts.deadline, errdefs.ErrUnavailable)
+		case fired.Load():
 			return nil, fmt.Errorf("%s %s: no response within %s: %w", method, redactURL(rawURL), c.opts.stall, errdefs.ErrUnavailable)
 		}
 		// On a refused redirect Do also returns the previous response,
 		// already closed; only the error matters.
 		return nil, redactError(err)
 	}
-	resp.Body = &watchedBody{body: resp.Body, timer: timer, stall: c.opts.stall, fired: fired, cancel: cancel, host: req.URL.Host}
+	resp.Body = &watchedBody{
+		body: resp.Body, timer: timer, stall: c.opts.stall, fired: fired, cancel: cancel, host: req.URL.Host,
+		deadline: deadline, limit: c.opts.deadline, late: late,
+	}
 	return resp, nil
 }
 

@@ -37,7 +37,8 @@ func (c *Client) GetManifest(ctx context.Context, ref reference.Reference, accep
 		return nil, err
 	}
 	var body []byte
-	resp, err := c.retry(ctx, host, isOK, func(ctx context.Context) (*http.Response, error) {
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
 		resp, err := c.send(ctx, c.api, http.MethodGet, u, acceptHeader(accept))
 		if err != nil || resp.StatusCode != http.StatusOK {
 			return resp, err
@@ -73,7 +74,8 @@ func (c *Client) HeadManifest(ctx context.Context, ref reference.Reference, acce
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	resp, err := c.retry(ctx, host, isOK, func(ctx context.Context) (*http.Response, error) {
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
 		return c.send(ctx, c.api, http.MethodHead, u, acceptHeader(accept))
 	})
 	if err != nil {

@@ -10,10 +10,13 @@ import (
 )
 
 const (
-	defaultAttempts     = 5
+	defaultAttempts     = 5 // requests per operation, resumes of a blob included
 	defaultBaseDelay    = 200 * time.Millisecond
 	maxBackoff          = 10 * time.Second
 	defaultStallTimeout = 30 * time.Second
+	// defaultDeadline bounds a small body's whole exchange: 4 MiB, the
+	// largest manifest, in 60s is 70 kB/s, slower than any real link.
+	defaultDeadline = 60 * time.Second
 )
 
 // Option configures a Client built by New.
@@ -29,6 +32,7 @@ type options struct {
 	attempts   int
 	baseDelay  time.Duration
 	stall      time.Duration
+	deadline   time.Duration
 	transport  http.RoundTripper
 	hosts      map[string]HostOptions // keyed by hostKey
 }
@@ -39,6 +43,7 @@ func defaultOptions() options {
 		attempts:  defaultAttempts,
 		baseDelay: defaultBaseDelay,
 		stall:     defaultStallTimeout,
+		deadline:  defaultDeadline,
 	}
 }
 
@@ -80,9 +85,10 @@ func WithUserAgent(ua string) Option {
 	return func(o *options) { o.userAgent = ua }
 }
 
-// WithRetry sets how many times a request is tried (at least once) and the
-// base of the exponential backoff between tries (full jitter, capped at 10s).
-// Default: 5 attempts, 200ms base.
+// WithRetry sets the budget of requests of one operation (at least one): a
+// ping, a manifest, or one blob at one endpoint including the caller's
+// resumes through a Download; and the base of the exponential backoff
+// between them (full jitter, capped at 10s). Default: 5 requests, 200ms base.
 func WithRetry(attempts int, base time.Duration) Option {
 	return func(o *options) {
 		o.attempts = max(attempts, 1)
@@ -97,6 +103,22 @@ func WithStallTimeout(d time.Duration) Option {
 	return func(o *options) {
 		if d > 0 {
 			o.stall = d
+		}
+	}
+}
+
+// WithSmallBodyDeadline bounds the whole of every exchange whose body is
+// small and read in full, headers and body together: manifests, pings,
+// logins, token fetches, error bodies, and blobs opened through a Download
+// with SmallBody (image configs). A request that overruns it fails as
+// retryable (errdefs.ErrUnavailable), so a registry trickling a byte at a
+// time cannot hold a pull for longer than the retry budget's requests times
+// d. A blob's content is exempt: it may take as long as it keeps moving
+// (WithStallTimeout). Default: 60s.
+func WithSmallBodyDeadline(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.deadline = d
 		}
 	}
 }

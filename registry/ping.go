@@ -73,7 +73,8 @@ func (c *Client) ping(ctx context.Context, host string) (string, error) {
 	allowHTTP := allowPlainHTTP(host, c.opts.allowHTTP || c.opts.hostOptions(host).InsecureAllowHTTP)
 	var scheme string
 	ok := func(status int) bool { return status == http.StatusOK || status == http.StatusUnauthorized }
-	resp, err := c.retry(ctx, host, ok, func(ctx context.Context) (*http.Response, error) {
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, ok, func(ctx context.Context) (*http.Response, error) {
 		scheme = "https"
 		resp, err := c.send(ctx, c.plain, http.MethodGet, "https://"+host+"/v2/", nil)
 		if err == nil || !allowHTTP || ctx.Err() != nil {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imagec/imagec/errdefs"
 )
 
 // maxRetryAfter is the longest Retry-After imagec waits out; a registry
@@ -17,14 +19,50 @@ const maxRetryAfter = 60 * time.Second
 // attemptFunc performs one try of an exchange.
 type attemptFunc func(ctx context.Context) (*http.Response, error)
 
+// budget is the one retry policy's account of one operation: a manifest
+// fetch, a ping, or one blob from one endpoint, resumes included. Every
+// request sent spends one of max; when none is left, or the failure is not
+// transient, the operation gives up with the last failure and the number of
+// requests really sent. A budget is not safe for concurrent use.
+type budget struct {
+	max     int
+	sent    int
+	onRetry func(delay time.Duration) // told before each wait; may be nil
+}
+
+func (c *Client) newBudget() budget { return budget{max: c.opts.attempts} }
+
+// take spends one request, reporting false when none is left.
+func (b *budget) take() bool {
+	if b.sent >= b.max {
+		return false
+	}
+	b.sent++
+	return true
+}
+
+// gaveUp is err as the operation's final failure, saying how many requests
+// were sent when there was more than one.
+func (b *budget) gaveUp(err error) error {
+	if b.sent <= 1 {
+		return err
+	}
+	return fmt.Errorf("%w (gave up after %d requests)", err, b.sent)
+}
+
 // retry runs try until it yields a response whose status ok accepts, a
-// permanent failure, or attempts run out. Network errors, 429 and 5xx are
-// retried with exponential backoff and full jitter, or after Retry-After.
-// A returned response is the caller's to close.
-func (c *Client) retry(ctx context.Context, host string, ok func(status int) bool, try attemptFunc) (*http.Response, error) {
+// permanent failure, or b runs out. Network errors, 429 and 5xx are
+// retried (see wait). A returned response is the caller's to close.
+func (c *Client) retry(ctx context.Context, host string, b *budget, ok func(status int) bool, try attemptFunc) (*http.Response, error) {
 	var lastErr error
-	for attempt := 0; ; attempt++ {
-		delay := backoff(c.opts.baseDelay, attempt)
+	for {
+		if !b.take() {
+			if lastErr == nil {
+				lastErr = fmt.Errorf("registry %s: no request left to send: %w", host, errdefs.ErrUnavailable)
+			}
+			return nil, b.gaveUp(lastErr)
+		}
+		var retryAfter string
 		resp, err := try(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -42,25 +80,39 @@ func (c *Client) retry(ctx context.Context, host string, ok func(status int) boo
 			if !retryableStatus(resp.StatusCode) {
 				return nil, regErr
 			}
-			lastErr = regErr
-			if wait, given := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); given {
-				if wait > maxRetryAfter {
-					return nil, fmt.Errorf("registry %s asks to retry after %s, longer than the %s imagec waits: %w",
-						host, wait.Round(time.Second), maxRetryAfter, regErr)
-				}
-				delay = wait
-			}
+			lastErr, retryAfter = regErr, resp.Header.Get("Retry-After")
 		}
-		if attempt+1 >= c.opts.attempts || ctx.Value(noRetryKey{}) != nil {
-			if c.opts.attempts == 1 {
-				return nil, lastErr
-			}
-			return nil, fmt.Errorf("%w (gave up after %d attempts)", lastErr, c.opts.attempts)
-		}
-		if err := sleep(ctx, delay); err != nil {
-			return nil, fmt.Errorf("registry %s: waiting to retry after %v: %w", host, lastErr, err)
+		if err := c.wait(ctx, host, b, lastErr, retryAfter); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// wait is the retry policy between two requests of one operation, after the
+// transient failure lastErr: it returns nil once the next request may go, or
+// the error to give up with when b is spent, ctx forbids retries (NoRetry) or
+// ends, or the registry asks for a longer pause than imagec waits. The pause
+// is the registry's Retry-After when given, else exponential backoff with
+// full jitter from the client's base delay.
+func (c *Client) wait(ctx context.Context, host string, b *budget, lastErr error, retryAfter string) error {
+	if b.sent >= b.max || ctx.Value(noRetryKey{}) != nil {
+		return b.gaveUp(lastErr)
+	}
+	delay := backoff(c.opts.baseDelay, b.sent-1)
+	if wait, given := parseRetryAfter(retryAfter, time.Now()); given {
+		if wait > maxRetryAfter {
+			return fmt.Errorf("registry %s asks to retry after %s, longer than the %s imagec waits: %w",
+				host, wait.Round(time.Second), maxRetryAfter, lastErr)
+		}
+		delay = wait
+	}
+	if b.onRetry != nil {
+		b.onRetry(delay)
+	}
+	if err := sleep(ctx, delay); err != nil {
+		return fmt.Errorf("registry %s: waiting to retry after %v: %w", host, lastErr, err)
+	}
+	return nil
 }
 
 func retryableStatus(status int) bool {
@@ -120,9 +172,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 type noRetryKey struct{}
 
-// NoRetry marks ctx so that requests made with it are tried once: for a
-// mirror, where a failure should hand over to the next endpoint at once
-// rather than after a round of backoff.
+// NoRetry marks ctx so that requests made with it are tried once, and a
+// Download used with it is not retried: for a mirror, where a failure should
+// hand over to the next endpoint at once rather than after a round of
+// backoff.
 func NoRetry(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noRetryKey{}, true)
 }

@@ -23,7 +23,7 @@ func TestRetryStatuses(t *testing.T) {
 		wantMsg      string
 		minElapsed   time.Duration
 	}{
-		{name: "503 exhausts attempts", status: 503, wantAttempts: 3, wantErr: errdefs.ErrUnavailable, wantMsg: "gave up after 3 attempts"},
+		{name: "503 exhausts attempts", status: 503, wantAttempts: 3, wantErr: errdefs.ErrUnavailable, wantMsg: "gave up after 3 requests"},
 		{name: "503 then success", status: 503, okAfter: 3, wantAttempts: 3},
 		{name: "429 honours Retry-After", status: 429, retryAfter: "1", okAfter: 2, wantAttempts: 2, minElapsed: time.Second},
 		{name: "429 Retry-After too long", status: 429, retryAfter: "120", wantAttempts: 1, wantErr: errdefs.ErrUnavailable, wantMsg: "retry after 2m0s"},

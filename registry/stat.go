@@ -23,7 +23,8 @@ func (c *Client) StatBlob(ctx context.Context, ref reference.Reference, d digest
 	if err != nil {
 		return 0, err
 	}
-	resp, err := c.retry(ctx, host, isOK, func(ctx context.Context) (*http.Response, error) {
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
 		return c.send(ctx, c.api, http.MethodHead, u, nil)
 	})
 	if err != nil {
@@ -43,7 +44,8 @@ func (c *Client) Login(ctx context.Context, host string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := c.retry(ctx, host, isOK, func(ctx context.Context) (*http.Response, error) {
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
 		return c.send(ctx, c.api, http.MethodGet, u, nil)
 	})
 	if err != nil {

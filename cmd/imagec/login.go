@@ -29,7 +29,9 @@ func newLoginCommand(g *globals) *cobra.Command {
 		Short: "Log in to a registry and save the credentials in Docker's config.json",
 		Long: "Log in to a registry (default Docker Hub). The credentials are checked against the\n" +
 			"registry, then saved where docker keeps them ($DOCKER_CONFIG/config.json, or its\n" +
-			"credential helper), so docker and imagec share them.",
+			"credential helper), so docker and imagec share them. They are offered to SERVER\n" +
+			"(and the token realm it names) only: if SERVER redirects to another host, that\n" +
+			"host does not get them and the login fails.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -136,14 +138,36 @@ func checkLogin(ctx context.Context, g *globals, host string, cred auth.Credenti
 	if err != nil {
 		return err
 	}
-	client, err := g.client(cfg, registry.WithCredentials(func(context.Context, string) (auth.Credential, error) {
-		return cred, nil
-	}))
+	apiHost := reference.RegistryHost(host)
+	client, err := g.client(cfg, registry.WithCredentials(credentialFor(apiHost, cred)))
 	if err != nil {
 		return err
 	}
-	if err := client.Login(ctx, reference.RegistryHost(host)); err != nil {
+	if err := client.Login(ctx, apiHost); err != nil {
 		return fmt.Errorf("login to %s: %w", host, err)
 	}
 	return nil
+}
+
+// credentialFor offers cred to host and to no other: whatever the registry
+// answers (a redirect to another host, a challenge from a CDN), the password
+// being checked goes only where the user is logging in.
+func credentialFor(host string, cred auth.Credential) auth.CredentialFunc {
+	want := comparableHost(host)
+	return func(_ context.Context, asked string) (auth.Credential, error) {
+		if comparableHost(asked) != want {
+			return auth.Credential{}, nil
+		}
+		return cred, nil
+	}
+}
+
+// comparableHost is host as the auth transport names it: lower case, without
+// a default port ("Registry.example.com:443" is "registry.example.com").
+func comparableHost(host string) string {
+	h := strings.ToLower(host)
+	for _, port := range []string{":443", ":80"} {
+		h = strings.TrimSuffix(h, port)
+	}
+	return h
 }

@@ -126,7 +126,13 @@ func newPullCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull [flags] NAME[:TAG|@DIGEST]",
 		Short: "Pull an image from a registry into the store",
-		Args:  cobra.ExactArgs(1),
+		Long: "Pull an image from a registry into the store.\n\n" +
+			"Network errors, 429 and 5xx are retried with backoff (or after Retry-After, up to 60s):\n" +
+			"at most 5 requests per manifest and per blob at each endpoint (mirror, then registry),\n" +
+			"resumes of a broken download included. Response headers must arrive within 30s and no\n" +
+			"body may stall for 30s; manifests, configs, tokens and error bodies must also arrive\n" +
+			"whole within 60s per request. A layer may download for as long as it keeps moving.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reference.Parse(args[0])
 			if err != nil {

@@ -13,10 +13,11 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// tokenFetchTimeout bounds a shared token fetch. The fetch runs detached
-// from the context of the request that started it, because other requests
-// wait on it too and must not fail when that first one is cancelled.
-const tokenFetchTimeout = 60 * time.Second
+// defaultTokenTimeout bounds a shared token fetch, headers and body. The
+// fetch runs detached from the context of the request that started it,
+// because other requests wait on it too and must not fail when that first
+// one is cancelled; so it needs a deadline of its own.
+const defaultTokenTimeout = 60 * time.Second
 
 // maxDrain is how much of a 401 body is read so its connection can be reused.
 const maxDrain = 64 << 10
@@ -28,6 +29,7 @@ type Transport struct {
 	creds      CredentialFunc
 	userAgent  string
 	realmCheck func(registryHost string, realm *url.URL) error
+	tokenLimit time.Duration
 	now        func() time.Time // replaced by tests
 
 	group singleflight.Group
@@ -55,6 +57,17 @@ func WithUserAgent(ua string) Option {
 	return func(t *Transport) { t.userAgent = ua }
 }
 
+// WithTokenTimeout bounds a token fetch as a whole, the token server's
+// headers and body together, so a realm trickling its answer cannot hold
+// requests waiting for it. Default: 60s.
+func WithTokenTimeout(d time.Duration) Option {
+	return func(t *Transport) {
+		if d > 0 {
+			t.tokenLimit = d
+		}
+	}
+}
+
 // WithRealmCheck sets the policy applied to a bearer realm (and to every
 // redirect from it) before any request is sent there. The default is
 // CheckRealm with plainHTTP true when the registry was contacted over http:
@@ -71,7 +84,7 @@ func NewTransport(base http.RoundTripper, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	t := &Transport{base: base, creds: anonymous, now: time.Now, hosts: map[string]*hostState{}}
+	t := &Transport{base: base, creds: anonymous, tokenLimit: defaultTokenTimeout, now: time.Now, hosts: map[string]*hostState{}}
 	for _, o := range opts {
 		o(t)
 	}
@@ -89,13 +102,21 @@ func (t *Transport) checkRealm(registryHost string, plainHTTP bool, realm *url.U
 // and answers a 401 challenge once by obtaining a token (or using basic
 // credentials) and resending. A 401 that persists is returned as the
 // response. Authorization headers never reach a host that did not
-// challenge, which keeps registry credentials away from blob CDNs.
+// challenge, which keeps registry credentials away from blob CDNs, nor a
+// host an http.Client reached by following a redirect from another one:
+// credentials belong to the host the caller addressed, and a registry must
+// not be able to hand them to someone else by answering with a redirect.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := canonicalHost(req.URL)
 	plainHTTP := req.URL.Scheme == "http"
 	scope := scopeForRequest(req.Method, req.URL.Path)
 
+	if redirectedAway(req) {
+		out := t.prepare(req, req.Body)
+		out.Header.Del("Authorization")
+		return t.base.RoundTrip(out)
+	}
 	out := t.prepare(req, req.Body)
 	sent, err := t.authorize(ctx, out, host, scope)
 	if err != nil {
@@ -127,6 +148,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	retry := t.prepare(req, body)
 	retry.Header.Set("Authorization", authorization)
 	return t.base.RoundTrip(retry)
+}
+
+// redirectedAway reports whether req was created by an http.Client
+// following a redirect and is bound for another host than the first request
+// of its chain (host:port, as credentials are keyed).
+func redirectedAway(req *http.Request) bool {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	return canonicalHost(first.URL) != canonicalHost(req.URL)
 }
 
 // prepare clones req for sending with body, dropping any Authorization the
@@ -180,6 +212,12 @@ func (t *Transport) authorize(ctx context.Context, out *http.Request, host, scop
 // scope that was sent with the Authorization value sent, or "" when there is
 // nothing better to send.
 func (t *Transport) answer(ctx context.Context, host string, plainHTTP bool, scope string, ch Challenge, sent string) (string, error) {
+	if st, ok := t.hostSnapshot(host); ok && plainHTTP && !st.plainHTTP {
+		// The host authenticated over https. Whoever answers for it over
+		// http (a downgrade, an attacker on the path) is sent nothing, or
+		// the cleartext guard in authorize would be one 401 away.
+		return "", nil
+	}
 	switch ch.Scheme {
 	case "bearer":
 		realm := ch.Params["realm"]
@@ -240,7 +278,7 @@ func (t *Transport) token(ctx context.Context, br bearerRequest, reqScope, rejec
 			if v, ok := t.cachedToken(br.registryHost, br.scope); ok && v != rejected {
 				return v, nil
 			}
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tokenFetchTimeout)
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.tokenLimit)
 			defer cancel()
 			cred, err := t.credential(fctx, br.registryHost)
 			if err != nil {
