@@ -173,10 +173,22 @@ func (wk *walker) content(path, name string, fi fs.FileInfo, st *syscall.Stat_t,
 		return nil, err
 	}
 	defer f.Close()
-	if _, err := io.CopyBuffer(dst, f, wk.buf); err != nil {
-		return nil, err
+	// A plain loop on our buffer: io.CopyBuffer would hand the copy to
+	// os.File.WriteTo, which allocates a buffer per file.
+	for {
+		n, err := f.Read(wk.buf)
+		if n > 0 {
+			if _, werr := dst.Write(wk.buf[:n]); werr != nil {
+				return nil, werr
+			}
+		}
+		if err == io.EOF {
+			return wk.h.Sum(nil), nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return wk.h.Sum(nil), nil
 }
 
 // other streams an entry that is not a regular file, when writing a tar.
