@@ -17,7 +17,7 @@ func newFsckCommand(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "fsck [flags]",
-		Short: "Verify every blob and image in the store; --repair removes what is broken",
+		Short: "Verify every blob, image and unpacked layer in the store; --repair removes what is broken",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -51,7 +51,7 @@ func newFsckCommand(g *globals) *cobra.Command {
 			}
 		},
 	}
-	cmd.Flags().BoolVar(&repair, "repair", false, "delete corrupt blobs and stray files, remove names whose content is incomplete, prune stale partial downloads")
+	cmd.Flags().BoolVar(&repair, "repair", false, "delete corrupt blobs and stray files, remove names whose content is incomplete and unpacked layers that differ from their records, prune stale partial downloads")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }
@@ -65,7 +65,11 @@ func printFsck(rep *fsck.Report, repair bool) {
 		fmt.Fprintln(os.Stdout, "repair: "+oneLine(a))
 	}
 	n := len(rep.Problems)
-	summary := fmt.Sprintf("checked %s, %s: %s", count(rep.Blobs, "blob"), count(rep.Images, "image"), problems(n))
+	checked := count(rep.Blobs, "blob") + ", " + count(rep.Images, "image")
+	if rep.Layers > 0 {
+		checked += ", " + count(rep.Layers, "unpacked layer")
+	}
+	summary := fmt.Sprintf("checked %s: %s", checked, problems(n))
 	if fixed := n - len(rep.Remaining()); repair && n > 0 {
 		if fixed == n {
 			summary += " repaired"
