@@ -55,8 +55,9 @@ import (
 // and can write the store: they can rewrite diff/ and the record together,
 // as they can rewrite index.json to name other content. Binding the tree to
 // the diffID itself would mean decompressing and hashing the blob on every
-// use, which is the work the layer area exists to save; whoever needs that
-// guarantee composes from the blobs (see the README).
+// use, which is the work the layer area exists to save. So the layer area
+// is as trustworthy as whoever can write the store, like index.json; the
+// README says so where users look.
 const (
 	recordName    = "record"
 	recordMagic   = "imagec layer record v1"
