@@ -1,11 +1,14 @@
 // Package fsck checks an imagec store for consistency and repairs what it
 // can. It verifies every blob against its digest, walks every index.json
 // entry down to its manifests, configs and layers, looks for files in blobs/
-// that are not blobs, and finds partial downloads no process is writing.
+// that are not blobs, verifies every unpacked layer against the record made
+// when it was unpacked, and finds partial downloads no process is writing.
 //
 // Repair only ever removes things: corrupt blobs, stray files, names whose
-// content is incomplete, and stale ingest entries. Nothing it removes can be
-// used as it is, and a later pull fetches whatever a removed name needed.
+// content is incomplete, unpacked layers that differ from their records,
+// and stale ingest entries. Nothing it removes can be used as it is, and a
+// later pull (pull --unpack for a layer) fetches or rebuilds whatever a
+// removed name or layer needed.
 package fsck
 
 import (
@@ -51,19 +54,25 @@ const (
 	// content with another digest, as another program may have written it.
 	// Repair removes the name; no command serves content under it.
 	KindMisnamed Kind = "misnamed"
+	// KindCorruptLayer: an unpacked layer (.imagec/layers/<chain id>) that
+	// differs from the record made when it was unpacked, or whose record
+	// is missing (an older imagec made it), damaged or another layer's, so
+	// nothing vouches for its content. unpack does not use it; repair
+	// removes it and a later pull --unpack unpacks it again from its blob.
+	KindCorruptLayer Kind = "corrupt-layer"
 )
 
 // Problem is one inconsistency found in the store.
 type Problem struct {
 	Kind Kind `json:"kind"`
 	// Digest is the blob concerned; for a dangling name, the digest the
-	// name points to.
+	// name points to; for an unpacked layer, its chain ID.
 	Digest digest.Digest `json:"digest,omitempty"`
 	// Name is the image name concerned, if any: for a blob, the first
 	// image found needing it.
 	Name string `json:"name,omitempty"`
 	// Path is the file concerned, relative to the store root, for stray
-	// files and ingest entries.
+	// files, ingest entries and unpacked layers.
 	Path   string `json:"path,omitempty"`
 	Detail string `json:"detail"`
 	// Repaired reports that a repair resolved the problem.
@@ -93,9 +102,10 @@ func (p Problem) String() string {
 // Report is the outcome of Check.
 type Report struct {
 	// Blobs is how many blobs were verified, Images how many index.json
-	// entries were walked.
+	// entries were walked, Layers how many unpacked layers were verified.
 	Blobs    int       `json:"blobs"`
 	Images   int       `json:"images"`
+	Layers   int       `json:"layers"`
 	Problems []Problem `json:"problems"`
 	// Resumable are partial downloads no process is writing
 	// (KindStaleIngest): not problems, since a later pull resumes them.
@@ -126,7 +136,8 @@ type options struct {
 
 // WithRepair makes Check fix what it finds: delete corrupt blobs and stray
 // files, remove index.json names whose content is missing, corrupt or
-// unreadable, and prune ingest entries no process holds. Ingest entries whose
+// unreadable, remove unpacked layers that fail their records, and prune
+// ingest entries no process holds. Ingest entries whose
 // lock is held (a pull in progress) are never touched. Default: false, Check
 // only reports.
 func WithRepair(repair bool) Option {
@@ -142,7 +153,8 @@ func WithRepair(repair bool) Option {
 // absent are skipped, because a pull of a multi-platform index stores only
 // the chosen platform; so are absent foreign (non-distributable) layers,
 // which a pull records without fetching. An index none of whose manifests is
-// in the store makes its name dangling.
+// in the store makes its name dangling. Every file of every unpacked layer
+// is read and hashed too, to compare the layer with its record.
 //
 // Check may run while pulls are in progress: names are only removed if they
 // still point to the content found incomplete.
@@ -156,6 +168,9 @@ func Check(ctx context.Context, st *store.Store, opts ...Option) (*Report, error
 		return nil, err
 	}
 	if err := c.walkImages(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.scanLayers(ctx); err != nil {
 		return nil, err
 	}
 	if err := c.scanIngest(ctx); err != nil {

@@ -53,6 +53,8 @@ func (c *checker) repair(ctx context.Context) error {
 			for _, n := range p.needers {
 				p.Repaired = p.Repaired && removed[n]
 			}
+		case KindCorruptLayer:
+			c.removeLayer(p)
 		case KindStaleIngest:
 			stale = append(stale, p)
 		}

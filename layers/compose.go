@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +21,14 @@ import (
 
 // Compose writes the root filesystem of img to dst, which must not exist or
 // be an empty directory. Layers unpacked in the layer area are copied from
-// there (no decompression); the others are extracted straight from their
-// blobs, their diffIDs verified. Both go through the same confined
-// extractor, so a hostile layer cannot reach outside dst either way. The
-// tree is built in a temporary sibling and renamed into place when whole:
-// a half-built root filesystem is never left at dst.
+// there (no decompression), each file checked against the layer's record as
+// it is copied; the others are extracted straight from their blobs, their
+// diffIDs verified. If a cached layer differs from its record, what was
+// built is discarded and the image is composed from its blobs instead (see
+// Rootfs.Distrusted). Both go through the same confined extractor, so a
+// hostile layer cannot reach outside dst either way. The tree is built in a
+// temporary sibling and renamed into place when whole: a half-built root
+// filesystem is never left at dst.
 func (s *Store) Compose(ctx context.Context, img *image.Image, dst string) error {
 	b, err := s.NewRootfs(ctx, dst)
 	if err != nil {
@@ -45,11 +48,15 @@ type Rootfs struct {
 	s       *Store
 	dst     string
 	tmp     string
-	applied int
+	applied []layerRef
 	chain   digest.Digest // chain ID of the last layer applied
 	lock    *os.File      // flock on tmp while it is being built
 	release func()
 	done    bool
+	// fromBlobs is set once a cached layer failed its record: the rest of
+	// the image comes from blobs too.
+	fromBlobs  bool
+	distrusted []error
 }
 
 // NewRootfs starts building a root filesystem for dst, which must not exist
@@ -120,27 +127,55 @@ func removeStale(parent, prefix, keep string) {
 // Apply applies layer i (which must be the next one) from the layer area
 // if it is unpacked there, else from its blob, verifying diffID.
 func (b *Rootfs) Apply(ctx context.Context, i int, layer ocispec.Descriptor, diffID digest.Digest) error {
-	if i != b.applied {
-		return fmt.Errorf("unpack to %s: layer %d applied out of order (next is %d): %w", b.dst, i, b.applied, errdefs.ErrInvalidArgument)
+	if i != len(b.applied) {
+		return fmt.Errorf("unpack to %s: layer %d applied out of order (next is %d): %w", b.dst, i, len(b.applied), errdefs.ErrInvalidArgument)
 	}
 	chainID := diffID
 	if i > 0 {
 		chainID = digest.FromString(b.chain.String() + " " + diffID.String())
 	}
-	opts := unpack.Options{NoSync: true}
-	var err error
-	if b.s.Has(chainID) {
-		err = applyDir(ctx, b.tmp, filepath.Join(b.s.Path(chainID), "diff"), opts)
-	} else {
-		err = b.s.applyBlob(ctx, b.tmp, layerRef{desc: layer, diffID: diffID, chainID: chainID}, opts)
-	}
-	if err != nil {
+	r := layerRef{desc: layer, diffID: diffID, chainID: chainID}
+	if err := b.apply(ctx, r); err != nil {
 		return fmt.Errorf("unpack to %s: layer %s: %w", b.dst, layer.Digest, err)
 	}
-	b.applied++
+	b.applied = append(b.applied, r)
 	b.chain = chainID
 	return nil
 }
+
+// apply applies one layer. The rule for the layer area: a cached layer is
+// used only while it matches its record, checked file by file as it is
+// copied (the copy reads every file anyway, so the check costs a hash).
+// Its first difference (or a file that cannot be read) makes the whole
+// tree suspect, since part of the layer is already in it: the tree is
+// emptied and the layers so far are applied again from their blobs, and so
+// is the rest of the image.
+func (b *Rootfs) apply(ctx context.Context, r layerRef) error {
+	opts := unpack.Options{NoSync: true}
+	if b.fromBlobs || !b.s.Has(r.chainID) {
+		return b.s.applyBlob(ctx, b.tmp, r, opts)
+	}
+	err := b.s.applyCached(ctx, b.tmp, r, opts)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	b.distrusted = append(b.distrusted, err)
+	b.fromBlobs = true
+	if err := emptyDir(b.tmp); err != nil {
+		return fmt.Errorf("discarding what layer %s left: %w", r.chainID, err)
+	}
+	for _, prev := range b.applied {
+		if err := b.s.applyBlob(ctx, b.tmp, prev, opts); err != nil {
+			return fmt.Errorf("layer %s: %w", prev.desc.Digest, err)
+		}
+	}
+	return b.s.applyBlob(ctx, b.tmp, r, opts)
+}
+
+// Distrusted returns why each cached layer that was not used could not be
+// trusted (it differed from its record, or could not be read), one error
+// per layer naming its chain ID. Their content came from the blobs.
+func (b *Rootfs) Distrusted() []error { return b.distrusted }
 
 // Finish applies the layers of img not applied yet, syncs the tree once
 // and renames it to its destination.
@@ -149,11 +184,11 @@ func (b *Rootfs) Finish(ctx context.Context, img *image.Image) error {
 	if err != nil {
 		return err
 	}
-	if b.applied > len(refs) {
-		return fmt.Errorf("unpack %s: %d layers applied but the image has %d: %w", img.Name, b.applied, len(refs), errdefs.ErrInvalidArgument)
+	if len(b.applied) > len(refs) {
+		return fmt.Errorf("unpack %s: %d layers applied but the image has %d: %w", img.Name, len(b.applied), len(refs), errdefs.ErrInvalidArgument)
 	}
-	for _, r := range refs[b.applied:] {
-		if err := b.Apply(ctx, b.applied, r.desc, r.diffID); err != nil {
+	for _, r := range refs[len(b.applied):] {
+		if err := b.Apply(ctx, len(b.applied), r.desc, r.diffID); err != nil {
 			return err
 		}
 	}
@@ -190,14 +225,34 @@ func (s *Store) applyBlob(ctx context.Context, root string, r layerRef, opts unp
 	return err
 }
 
-// applyDir applies an unpacked layer directory onto root, streaming it as a
-// tar through the extractor.
-func applyDir(ctx context.Context, root, diff string, opts unpack.Options) error {
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeTar(ctx, pw, diff)) }()
-	_, err := unpack.Apply(ctx, root, pr, opts)
-	pr.CloseWithError(err)
-	return err
+// emptyDir removes everything in dir, never following a symlink.
+// Unprivileged, a layer may have left directories without write
+// permission: they are opened up and the removal tried again.
+func emptyDir(dir string) error {
+	err := removeChildren(dir)
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return removeChildren(dir)
+}
+
+func removeChildren(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func emptyOrAbsent(dir string) error {

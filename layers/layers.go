@@ -15,21 +15,20 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/store"
-	"github.com/imagec/imagec/unpack"
 )
 
 // dirName is the layer area inside the store's private directory.
 const dirName = "layers"
 
 // Store is the layer area of a blob store: <root>/.imagec/layers/<chain id>/
-// holding diff/ (the layer's files) and parent (the parent's chain ID).
+// holding diff/ (the layer's files), record (what diff/ held when it was
+// made; see record.go) and parent (the parent's chain ID).
 type Store struct {
 	blobs *store.Store
 	dir   string
@@ -64,13 +63,19 @@ func (s *Store) Path(chainID digest.Digest) string {
 	return filepath.Join(s.dir, chainID.Encoded())
 }
 
-// Has reports whether the layer with chainID is unpacked and complete.
+// Has reports whether the layer with chainID is unpacked, with the record
+// it is verified against. A layer directory without one (made by an older
+// imagec) is not used: it is unpacked again.
 func (s *Store) Has(chainID digest.Digest) bool {
 	if chainID.Validate() != nil {
 		return false
 	}
-	fi, err := os.Stat(filepath.Join(s.Path(chainID), "diff"))
-	return err == nil && fi.IsDir()
+	fi, err := os.Lstat(filepath.Join(s.Path(chainID), "diff"))
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	fi, err = os.Lstat(filepath.Join(s.Path(chainID), recordName))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // layerRef is one layer of an image with what identifies it.
@@ -94,64 +99,6 @@ func refsOf(img *image.Image) ([]layerRef, error) {
 		}
 	}
 	return out, nil
-}
-
-// Ensure unpacks every layer of img that is not unpacked yet, up to
-// parallel at once (layers in overlayfs form do not depend on each other),
-// verifying each against its diffID. A foreign layer that is not in the
-// store cannot be unpacked and fails.
-func (s *Store) Ensure(ctx context.Context, img *image.Image, parallel int) error {
-	refs, err := refsOf(img)
-	if err != nil {
-		return err
-	}
-	release, err := s.blobs.Lease(ctx) // keep garbage collection off our work
-	if err != nil {
-		return err
-	}
-	defer release()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, parallel))
-	for _, r := range refs {
-		if s.Has(r.chainID) {
-			continue
-		}
-		g.Go(func() error { return s.unpackLayer(gctx, r) })
-	}
-	return g.Wait()
-}
-
-// unpackLayer extracts one layer into a temporary directory of the layer
-// area and renames it into place once complete and synced: a layer
-// directory that exists is whole.
-func (s *Store) unpackLayer(ctx context.Context, r layerRef) error {
-	f, err := s.blobs.Open(ctx, r.desc.Digest)
-	if err != nil {
-		return fmt.Errorf("layer %s: %w", r.desc.Digest, err)
-	}
-	defer f.Close()
-	tmp, err := os.MkdirTemp(s.dir, "tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	diff := filepath.Join(tmp, "diff")
-	if err := os.Mkdir(diff, 0o755); err != nil {
-		return err
-	}
-	if _, err := unpack.Layer(ctx, diff, f, r.desc.MediaType, r.diffID, unpack.Options{Whiteouts: unpack.WhiteoutOverlay}); err != nil {
-		return fmt.Errorf("unpacking layer %s: %w", r.desc.Digest, err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "parent"), []byte(r.parent.String()), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, s.Path(r.chainID)); err != nil {
-		if s.Has(r.chainID) {
-			return nil // another unpack of the same layer finished first
-		}
-		return fmt.Errorf("layer %s: %w", r.chainID, err)
-	}
-	return nil
 }
 
 // Unpacked lists, for each layer of img, whether it is unpacked.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -136,7 +137,8 @@ func whiteoutImage(t *testing.T, c testregistry.Compression) *testregistry.Image
 	return img
 }
 
-// tree describes a directory: path -> type, mode, link target, content hash.
+// tree describes a directory: path -> type, mode, owner, link target,
+// content hash.
 func tree(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -153,6 +155,9 @@ func tree(t *testing.T, root string) map[string]string {
 			return err
 		}
 		desc := fi.Mode().String()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			desc += fmt.Sprintf(" %d:%d", st.Uid, st.Gid)
+		}
 		switch {
 		case fi.Mode()&fs.ModeSymlink != 0:
 			l, _ := os.Readlink(p)

@@ -3,8 +3,10 @@ package unpack
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
@@ -35,6 +37,9 @@ type extractor struct {
 	// whiteouts and opaque markers only hide what earlier layers left.
 	touched map[fileID]struct{}
 	buf     []byte
+	// content hashes each regular file as it is written, when the caller
+	// asked for digests (Options.FileDigest); nil otherwise.
+	content hash.Hash
 }
 
 func newExtractor(root string, opts Options) (*extractor, error) {
@@ -42,7 +47,12 @@ func newExtractor(root string, opts Options) (*extractor, error) {
 	if err != nil {
 		return nil, err
 	}
+	var content hash.Hash
+	if opts.FileDigest != nil {
+		content = sha256.New()
+	}
 	return &extractor{
+		content:  content,
 		root:     r,
 		opts:     opts,
 		unpriv:   defaultUnprivileged(opts),
@@ -158,6 +168,9 @@ func (x *extractor) file(ctx context.Context, rel string, hdr *tar.Header, r io.
 	err = x.copyContent(ctx, f, r)
 	if err == nil {
 		x.touchFD(fd)
+		err = x.reportContent(fd)
+	}
+	if err == nil {
 		// Order matters: writing and chown clear setuid bits and file
 		// capabilities, so xattrs and mode come after both.
 		err = x.metaFD(fd, hdr, mode)
@@ -172,9 +185,15 @@ func (x *extractor) file(ctx context.Context, rel string, hdr *tar.Header, r io.
 }
 
 func (x *extractor) copyContent(ctx context.Context, f *os.File, r io.Reader) error {
+	if x.content != nil {
+		x.content.Reset()
+	}
 	for {
 		n, rerr := r.Read(x.buf)
 		if n > 0 {
+			if x.content != nil {
+				x.content.Write(x.buf[:n])
+			}
 			if _, werr := f.Write(x.buf[:n]); werr != nil {
 				return fmt.Errorf("write file: %w", werr)
 			}
@@ -189,6 +208,22 @@ func (x *extractor) copyContent(ctx context.Context, f *os.File, r io.Reader) er
 			return err
 		}
 	}
+}
+
+// reportContent hands the digest of the content just written to fd to
+// Options.FileDigest, if set.
+func (x *extractor) reportContent(fd int) error {
+	if x.content == nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat file: %w", err)
+	}
+	var sum [sha256.Size]byte
+	x.content.Sum(sum[:0])
+	x.opts.FileDigest(st.Dev, st.Ino, sum)
+	return nil
 }
 
 func (x *extractor) dir(rel string, hdr *tar.Header) error {

@@ -18,6 +18,7 @@ package unpack
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,13 @@ type Options struct {
 	// NoSync skips the syncfs(2) of the root's filesystem after the layer.
 	// Default false: the layer is synced before Apply or Layer returns.
 	NoSync bool
+	// FileDigest, if set, is called once for each regular file written,
+	// after its content, with the file's device and inode numbers and the
+	// sha256 of the content written. It lets a caller describe what a
+	// verified layer put on disk without reading it back (the layer store
+	// records it). Hardlinks are not reported: they write no content.
+	// Default: nil.
+	FileDigest func(dev, ino uint64, sum [sha256.Size]byte)
 }
 
 // Stats describes one extraction.

@@ -16,11 +16,11 @@ func newFsckCommand(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "fsck [flags]",
-		Short: "Verify every blob and image in the store; --repair removes what is broken",
-		Long: "Verify every blob against its digest and walk every name to its content. Exit status 1\n" +
-			"means problems were found. Partial downloads left by an interrupted pull are listed as\n" +
-			"resumable, not as problems: the next pull of the image resumes them (--repair and gc\n" +
-			"prune them).",
+		Short: "Verify every blob, image and unpacked layer in the store; --repair removes what is broken",
+		Long: "Verify every blob against its digest, walk every name to its content and check every\n" +
+			"unpacked layer against its record. Exit status 1 means problems were found. Partial\n" +
+			"downloads left by an interrupted pull are listed as resumable, not as problems: the next\n" +
+			"pull of the image resumes them (--repair and gc prune them).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -52,7 +52,7 @@ func newFsckCommand(g *globals) *cobra.Command {
 			}
 		},
 	}
-	cmd.Flags().BoolVar(&repair, "repair", false, "delete corrupt blobs and stray files, remove names whose content is incomplete, prune stale partial downloads")
+	cmd.Flags().BoolVar(&repair, "repair", false, "delete corrupt blobs and stray files, remove names whose content is incomplete and unpacked layers that differ from their records, prune stale partial downloads")
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table or json")
 	return cmd
 }
@@ -69,7 +69,11 @@ func printFsck(rep *fsck.Report, repair bool) {
 		printLine(os.Stdout, "repair: "+a)
 	}
 	n := len(rep.Problems)
-	summary := fmt.Sprintf("checked %s, %s: %s", count(rep.Blobs, "blob"), count(rep.Images, "image"), problems(n))
+	checked := count(rep.Blobs, "blob") + ", " + count(rep.Images, "image")
+	if rep.Layers > 0 {
+		checked += ", " + count(rep.Layers, "unpacked layer")
+	}
+	summary := fmt.Sprintf("checked %s: %s", checked, problems(n))
 	if r := len(rep.Resumable); r > 0 {
 		summary += fmt.Sprintf(", %s (a later pull resumes %s)", count(r, "partial download"), map[bool]string{true: "it", false: "them"}[r == 1])
 	}

@@ -21,9 +21,12 @@ func newUnpackCommand(g *globals) *cobra.Command {
 		Use:   "unpack [flags] IMAGE DIR",
 		Short: "Write an image's root filesystem to DIR (pulling the image first if needed)",
 		Long: "Write the root filesystem of IMAGE to DIR, which must not exist or be empty. Layers\n" +
-			"already unpacked in the store (imagec pull --unpack) are copied from there; the others\n" +
-			"are extracted from their blobs, each verified against its diffID. Every path stays\n" +
-			"inside DIR. The tree is built beside DIR and renamed into place when complete.",
+			"already unpacked in the store (imagec pull --unpack) are copied from there, each file\n" +
+			"checked against the record made when the layer was unpacked; the others are extracted\n" +
+			"from their blobs, each verified against its diffID. If an unpacked layer differs from\n" +
+			"its record, what was copied is discarded and the image is extracted from its blobs\n" +
+			"(with a warning; imagec fsck --repair removes that layer). Every path stays inside DIR.\n" +
+			"The tree is built beside DIR and renamed into place when complete.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -47,6 +50,9 @@ func newUnpackCommand(g *globals) *cobra.Command {
 			}
 			if err := rootfs.Finish(ctx, img); err != nil {
 				return err
+			}
+			for _, err := range rootfs.Distrusted() {
+				printLine(os.Stderr, "warning: "+err.Error()+"; extracted the image from its blobs instead (imagec fsck --repair removes the layer)")
 			}
 			printLine(os.Stderr, "Unpacked "+img.Name+" to "+args[1])
 			return nil

@@ -1,0 +1,91 @@
+package fsck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/imagec/imagec/layers"
+)
+
+// layersDir is the unpacked-layer area, relative to the store root.
+const layersDir = ".imagec/layers"
+
+// scanLayers verifies every unpacked layer against its record. The record
+// is what the layer held when imagec unpacked it from its verified blob; a
+// layer that differs, or has no intact record, is one unpack will not use.
+func (c *checker) scanLayers(ctx context.Context) error {
+	dir := filepath.Join(c.st.Root(), layersDir)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // never unpacked into; do not create the area
+	}
+	ls, err := layers.Open(c.st)
+	if err != nil {
+		return fmt.Errorf("fsck %s: %w", c.st.Root(), err)
+	}
+	chains, err := ls.Chains()
+	if err != nil {
+		return fmt.Errorf("fsck %s: %w", c.st.Root(), err)
+	}
+	for _, chain := range chains {
+		path := ls.Path(chain)
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue // removed since it was listed (gc, or another repair)
+		}
+		c.report.Layers++
+		verr := ls.Verify(ctx, chain)
+		switch {
+		case verr == nil:
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		if now, err := os.Lstat(path); err != nil || !os.SameFile(fi, now) {
+			continue // removed or replaced while it was read: judge it next time
+		}
+		rel := filepath.ToSlash(filepath.Join(layersDir, chain.Encoded()))
+		c.add(&tracked{Problem: Problem{Kind: KindCorruptLayer, Digest: chain, Path: rel, Detail: layerDetail(chain.String(), verr)}, file: fi})
+	}
+	return nil
+}
+
+// layerDetail is the verification error without the chain ID the problem
+// already names.
+func layerDetail(chain string, err error) string {
+	return strings.TrimPrefix(err.Error(), "unpacked layer "+chain+": ") + "; unpack does not use it"
+}
+
+// removeLayer deletes an unpacked layer that failed its record, if it is
+// still the directory that was judged. A later pull --unpack unpacks it
+// again from its blob.
+func (c *checker) removeLayer(p *tracked) {
+	ls, err := layers.Open(c.st)
+	if err != nil {
+		p.Detail += fmt.Sprintf("; repair failed: %v", err)
+		return
+	}
+	path := filepath.Join(c.st.Root(), filepath.FromSlash(p.Path))
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p.Repaired = true
+		return
+	case err != nil:
+		p.Detail += fmt.Sprintf("; repair failed: %v", err)
+		return
+	case !os.SameFile(fi, p.file):
+		p.Detail += "; not removed: the layer was replaced while fsck ran (run fsck again)"
+		return
+	}
+	if err := ls.Remove(p.Digest); err != nil {
+		p.Detail += fmt.Sprintf("; repair failed: %v", err)
+		return
+	}
+	p.Repaired = true
+	c.did("removed unpacked layer %s", p.Digest)
+}
