@@ -19,6 +19,7 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/safefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/store"
 )
@@ -35,12 +36,15 @@ type Store struct {
 }
 
 // Open returns the layer area of st, creating it if needed.
+// The layer area must be a real directory: unpack builds trees in it and gc
+// removes what it finds there, so a symlink planted in its place (pointing
+// anywhere on the machine) would turn both loose outside the store.
 func Open(st *store.Store) (*Store, error) {
-	dir := filepath.Join(st.Root(), ".imagec", dirName)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	rel := ".imagec/" + dirName
+	if err := safefs.New(st.Root()).MkdirAll(rel, 0o700); err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
-	return &Store{blobs: st, dir: dir}, nil
+	return &Store{blobs: st, dir: filepath.Join(st.Root(), ".imagec", dirName)}, nil
 }
 
 // ChainIDs computes the chain ID of each layer from the diffIDs, bottom

@@ -372,3 +372,27 @@ func TestStaleRootfsRemoved(t *testing.T) {
 		t.Fatalf("entries %v, want the result and the running build", names)
 	}
 }
+
+// A symlink planted where the layer area belongs is refused: unpack would
+// build trees through it and gc would sweep what it points to.
+func TestOpenRefusesSymlinkedLayerArea(t *testing.T) {
+	t.Parallel()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	keep := filepath.Join(outside, "keep")
+	if err := os.WriteFile(keep, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(st.Root(), ".imagec", "layers")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := layers.Open(st); err == nil {
+		t.Fatal("layers.Open through a symlink succeeded")
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatalf("the linked directory lost its file: %v", err)
+	}
+}
