@@ -14,6 +14,7 @@ import (
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry/schema1reg"
+	"github.com/imagec/imagec/internal/testtool"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
@@ -105,7 +106,8 @@ func TestPullSignedSchema1(t *testing.T) {
 		t.Fatalf("pull by digest: %+v %v", byDigest, err)
 	}
 
-	if _, err := exec.LookPath("skopeo"); err == nil {
+	t.Run("skopeo reads the store", func(t *testing.T) {
+		testtool.Require(t, "skopeo")
 		out, err := exec.Command("skopeo", "inspect", "oci:"+root+":"+ref.String()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -114,7 +116,7 @@ func TestPullSignedSchema1(t *testing.T) {
 		if err := json.Unmarshal(out, &info); err != nil || !equal(info.Layers, blobs) {
 			t.Fatalf("skopeo sees %s", out)
 		}
-	}
+	})
 }
 
 func TestSchema1ByWrongDigestIsRefused(t *testing.T) {
