@@ -153,6 +153,12 @@ func runJailed() (int, error) {
 		if isSystemDir(b) {
 			return 0, fmt.Errorf("refusing to expose %s inside the jail", b)
 		}
+		// The fuzz cache is created by the test binary on first use, which
+		// inside the jail is too late to bind it: on a fresh machine the
+		// bind failed and every hostile fuzz input was skipped.
+		if err := os.MkdirAll(b, 0o755); err != nil {
+			return 0, err
+		}
 	}
 	var root unix.Stat_t
 	if err := unix.Stat("/", &root); err != nil {
