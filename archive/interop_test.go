@@ -15,6 +15,7 @@ import (
 
 	"github.com/imagec/imagec/archive"
 	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/testtool"
 	"github.com/imagec/imagec/reference"
 )
 
@@ -22,9 +23,7 @@ import (
 // there) and without a signature policy file.
 func skopeo(t *testing.T, args ...string) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Skip("skopeo not installed")
-	}
+	testtool.Require(t, "skopeo")
 	cmd := exec.Command("skopeo", append([]string{"--insecure-policy"}, args...)...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 	var stderr bytes.Buffer
@@ -66,9 +65,7 @@ func inspectRaw(t *testing.T, ref string) (rawManifest, digest.Digest) {
 // formats and copies out of a docker-archive.
 func TestSkopeoReadsOurArchives(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Skip("skopeo not installed")
-	}
+	testtool.Require(t, "skopeo")
 	p := newPuller(t)
 	cases := []struct {
 		repoTag string
@@ -142,9 +139,7 @@ func TestSkopeoReadsMultiImageDockerArchive(t *testing.T) {
 // directories of symlinks) and its oci-archive.
 func TestLoadSkopeoArchives(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Skip("skopeo not installed")
-	}
+	testtool.Require(t, "skopeo")
 	p := newPuller(t)
 	name := p.image(t, "interop/src:1", fixture(t, 50, 3, testregistry.Docker, testregistry.Gzip))
 	want := imageID(t, p.st, name)

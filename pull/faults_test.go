@@ -60,7 +60,10 @@ func newFaultEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...regi
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append([]registry.Option{registry.WithRetry(4, 5*time.Millisecond), registry.WithStallTimeout(300 * time.Millisecond)}, clientOpts...)
+	// The stall timeout also bounds every healthy response: it must hold on
+	// a loaded machine under -race, and stay short of what the stall faults
+	// cost (each one waits it out).
+	opts := append([]registry.Option{registry.WithRetry(4, 5*time.Millisecond), registry.WithStallTimeout(time.Second)}, clientOpts...)
 	if reg.User != "" {
 		user, pass := reg.User, reg.Pass
 		opts = append(opts, registry.WithCredentials(func(context.Context, string) (auth.Credential, error) {
@@ -401,10 +404,23 @@ func randomFault(rng *rand.Rand) *faultproxy.Fault {
 // behind. Not parallel: it counts the whole process's.
 func TestFaultsLeakNothing(t *testing.T) {
 	e := newFaultEnv(t, nil)
+	// settle closes the idle connections on both sides of the proxy and
+	// waits until the goroutine count has held still for a while, so the
+	// baseline and the later counts are taken in the same quiet state
+	// however slow the machine is, rather than after a fixed sleep.
 	settle := func() (int, int) {
 		e.client.Close()
-		time.Sleep(50 * time.Millisecond)
-		return runtime.NumGoroutine(), openFDs(t)
+		e.proxy.CloseIdleConnections()
+		g, still := runtime.NumGoroutine(), 0
+		for deadline := time.Now().Add(10 * time.Second); still < 10 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			if n := runtime.NumGoroutine(); n == g {
+				still++
+			} else {
+				g, still = n, 0
+			}
+		}
+		return g, openFDs(t)
 	}
 	// One clean pull to warm up pools, then a baseline.
 	if _, err := e.puller.Pull(context.Background(), e.ref); err != nil {
@@ -422,7 +438,7 @@ func TestFaultsLeakNothing(t *testing.T) {
 		_ = i
 	}
 	e.proxy.Clear()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second) // reached only by a real leak
 	for {
 		g, f := settle()
 		if g <= g0+2 && f <= f0 {

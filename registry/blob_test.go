@@ -203,7 +203,9 @@ func TestOpenBlobStall(t *testing.T) {
 		case <-time.After(10 * time.Second):
 		}
 	})
-	c := newTestClient(t, WithStallTimeout(150*time.Millisecond))
+	// The stall timeout also bounds the wait for headers and the first
+	// 100 bytes, so it must be long for a loaded machine under -race.
+	c := newTestClient(t, WithStallTimeout(time.Second))
 	rc, _, err := c.OpenBlob(context.Background(), refOn(t, srv, "repo:tag"), desc, 0)
 	if err != nil {
 		t.Fatalf("OpenBlob: %v", err)
@@ -217,7 +219,7 @@ func TestOpenBlobStall(t *testing.T) {
 	if n != 100 {
 		t.Errorf("read %d bytes before the stall, want 100", n)
 	}
-	if d := time.Since(began); d > 5*time.Second {
+	if d := time.Since(began); d > 10*time.Second {
 		t.Errorf("stall detected after %s", d)
 	}
 }
@@ -228,7 +230,11 @@ func TestOpenBlobSlowConsumer(t *testing.T) {
 	content := bytes.Repeat([]byte("y"), 64<<10)
 	desc := blobDesc(content)
 	srv := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) { w.Write(content) })
-	c := newTestClient(t, WithStallTimeout(50*time.Millisecond))
+	// The timeout covers the headers and every read, which a loaded machine
+	// under -race may delay; the pause only has to outlast it, since a
+	// timer never fires early.
+	const stall = time.Second
+	c := newTestClient(t, WithStallTimeout(stall))
 	rc, _, err := c.OpenBlob(context.Background(), refOn(t, srv, "repo:tag"), desc, 0)
 	if err != nil {
 		t.Fatalf("OpenBlob: %v", err)
@@ -238,7 +244,7 @@ func TestOpenBlobSlowConsumer(t *testing.T) {
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(stall + stall/2)
 	rest, err := io.ReadAll(rc)
 	if err != nil || len(rest) != len(content)-len(buf) {
 		t.Errorf("after pause: read %d bytes, %v", len(rest), err)

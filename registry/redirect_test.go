@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry/auth"
 )
 
@@ -137,11 +139,60 @@ func TestCheckRedirect(t *testing.T) {
 		{"https to http", "http://cdn.example/b", []*http.Request{req("https://r.example/v2/")}, errdefs.ErrUnsupported},
 		{"downgrade later in chain", "http://cdn.example/b", []*http.Request{req("https://r.example/v2/"), req("https://cdn.example/a")}, errdefs.ErrUnsupported},
 		{"too many", "https://cdn.example/b", many, errTooManyRedirects},
+		{"public to loopback", "https://127.0.0.1:8443/b", []*http.Request{req("https://r.example/v2/")}, errdefs.ErrDenied},
+		{"public to private", "https://10.1.2.3/b", []*http.Request{req("https://r.example/v2/")}, errdefs.ErrDenied},
+		{"public to localhost", "https://localhost/b", []*http.Request{req("https://r.example/v2/")}, errdefs.ErrDenied},
+		{"loopback to loopback", "http://127.0.0.1:9/b", []*http.Request{req("http://127.0.0.1:8/v2/")}, nil},
 	}
 	for _, tt := range tests {
 		err := checkRedirect(req(tt.next), tt.via)
 		if (tt.want == nil && err != nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
 			t.Errorf("%s: checkRedirect = %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// A registry reached by a public name that redirects a blob to a loopback
+// address is refused before the address is contacted (server-side request
+// forgery against this machine), through the client's own redirect path.
+func TestRedirectFromPublicToInternalRefused(t *testing.T) {
+	t.Parallel()
+	content := []byte("layer")
+	desc := blobDesc(content)
+	var internalHits counter
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits.hit()
+		w.Write(content)
+	}))
+	defer internal.Close()
+	var redirects counter
+	public := fakeRegistry(t, func(w http.ResponseWriter, r *http.Request) {
+		redirects.hit()
+		http.Redirect(w, r, internal.URL+"/admin/blob", http.StatusTemporaryRedirect)
+	})
+	// registry.example.com is dialled at the fake registry's loopback address,
+	// so the client sees a public name.
+	var d net.Dialer
+	c := newTestClient(t, WithInsecureAllowHTTP(true), WithTransport(&http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if strings.HasPrefix(addr, "registry.example.com:") {
+				addr = hostOf(public)
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	}))
+	ref, err := reference.Parse("registry.example.com/repo:tag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.OpenBlob(context.Background(), ref, desc, 0)
+	if !errors.Is(err, errdefs.ErrDenied) || !strings.Contains(err.Error(), "internal address") {
+		t.Fatalf("err = %v, want the redirect to an internal address refused (ErrDenied)", err)
+	}
+	if internalHits.get() != 0 {
+		t.Errorf("the internal address was contacted %d times", internalHits.get())
+	}
+	if redirects.get() == 0 {
+		t.Error("the registry was never asked: the test did not reach the redirect")
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/internal/testtool"
 )
 
 // writeTestImage stores a one-layer image and names it.
@@ -60,9 +62,7 @@ func TestInteropTools(t *testing.T) {
 	const name = "docker.io/library/test:latest"
 	mdesc := writeTestImage(t, s, name)
 	t.Run("skopeo", func(t *testing.T) {
-		if _, err := exec.LookPath("skopeo"); err != nil {
-			t.Skip("skopeo not installed")
-		}
+		testtool.Require(t, "skopeo")
 		out, err := exec.Command("skopeo", "inspect", "--raw", "oci:"+s.Root()+":"+name).CombinedOutput()
 		if err != nil {
 			t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -72,9 +72,7 @@ func TestInteropTools(t *testing.T) {
 		}
 	})
 	t.Run("skopeo writes into the store", func(t *testing.T) {
-		if _, err := exec.LookPath("skopeo"); err != nil {
-			t.Skip("skopeo not installed")
-		}
+		testtool.Require(t, "skopeo")
 		dst := newStore(t)
 		writeTestImage(t, dst, "kept")
 		out, err := exec.Command("skopeo", "copy", "oci:"+s.Root()+":"+name, "oci:"+dst.Root()+":copied").CombinedOutput()
@@ -97,9 +95,7 @@ func TestInteropTools(t *testing.T) {
 		}
 	})
 	t.Run("umoci", func(t *testing.T) {
-		if _, err := exec.LookPath("umoci"); err != nil {
-			t.Skip("umoci not installed")
-		}
+		testtool.Require(t, "umoci")
 		out, err := exec.Command("umoci", "ls", "--layout", s.Root()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("umoci ls: %v\n%s", err, out)

@@ -93,6 +93,9 @@ func (s *Store) tryLock(rel string) (*fileLock, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lockFileOpened != nil {
+		lockFileOpened(path)
+	}
 	if err := flockNB(f); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
@@ -110,6 +113,12 @@ func (s *Store) tryLock(rel string) (*fileLock, error) {
 	}
 	return &fileLock{f: f}, nil
 }
+
+// lockFileOpened, when a test sets it, runs in tryLock between opening the
+// lock file and locking it: the window in which a pruner or a committing
+// writer can unlink the file under a waiter. A real race hits it rarely;
+// the hook lets a test hit it every time. Nil outside tests.
+var lockFileOpened func(path string)
 
 // flockNB tries once to take an exclusive lock, retrying only on EINTR.
 func flockNB(f *os.File) error {

@@ -29,6 +29,7 @@ var writerConformance = []struct {
 	{"wrong digest", testWrongDigest},
 	{"too long refused at write", testTooLong},
 	{"too short refused at commit", testTooShort},
+	{"too short after resume refused at commit", testResumedTooShort},
 	{"resume after close", testResume},
 	{"oversized partial discarded", testOversizedPartial},
 	{"reset", testReset},
@@ -213,6 +214,32 @@ func testTooShort(t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	assertStored(t, s, data)
+}
+
+// A writer that resumes an earlier writer's partial data and commits before
+// the end is refused by the commit's size check, whatever the offset
+// bookkeeping of the two writers, and the partial data does not survive.
+func testResumedTooShort(t *testing.T, s *Store) {
+	data := testContent(3002)
+	desc := descOf(data)
+	w := mustWriter(t, s, desc)
+	mustWrite(t, w, data[:1000])
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = mustWriter(t, s, desc)
+	if w.Offset() != 1000 {
+		t.Fatalf("resumed Offset = %d, want 1000", w.Offset())
+	}
+	mustWrite(t, w, data[1000:2000])
+	if err := w.Commit(context.Background()); !errors.Is(err, errdefs.ErrSizeMismatch) {
+		t.Fatalf("Commit of 2000 of %d bytes = %v, want size mismatch", len(data), err)
+	}
+	assertAbsent(t, s, desc.Digest)
+	w.Close()
+	if w := mustWriter(t, s, desc); w.Offset() != 0 {
+		t.Errorf("after a refused commit the next writer resumes at %d, want 0", w.Offset())
+	}
 }
 
 func testResume(t *testing.T, s *Store) {

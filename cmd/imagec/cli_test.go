@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagec/imagec/internal/clitest"
 	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/testtool"
 )
 
 // seeded starts a registry with the sample images and returns it with a
@@ -206,9 +207,10 @@ func TestStoreIsReadableBySkopeoAndUmoci(t *testing.T) {
 	for _, s := range samples {
 		mustRun(t, env, "--root", root, "pull", reg.Host+"/"+s)
 	}
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Log("skopeo not installed: skipping its check")
-	} else {
+	// Each reader is its own subtest so that a missing tool shows as a skip
+	// (or, in CI, a failure) instead of a pass.
+	t.Run("skopeo", func(t *testing.T) {
+		testtool.Require(t, "skopeo")
 		for _, s := range samples {
 			out, err := exec.Command("skopeo", "inspect", "oci:"+root+":"+reg.Host+"/"+s).CombinedOutput()
 			if err != nil {
@@ -219,10 +221,9 @@ func TestStoreIsReadableBySkopeoAndUmoci(t *testing.T) {
 				t.Fatalf("skopeo inspect %s: %s", s, out)
 			}
 		}
-	}
-	if _, err := exec.LookPath("umoci"); err != nil {
-		t.Log("umoci not installed: skipping its check")
-	} else {
+	})
+	t.Run("umoci", func(t *testing.T) {
+		testtool.Require(t, "umoci")
 		out, err := exec.Command("umoci", "ls", "--layout", root).CombinedOutput()
 		if err != nil {
 			t.Fatalf("umoci ls: %v\n%s", err, out)
@@ -232,7 +233,7 @@ func TestStoreIsReadableBySkopeoAndUmoci(t *testing.T) {
 				t.Fatalf("umoci ls lacks %s:\n%s", s, out)
 			}
 		}
-	}
+	})
 }
 
 func TestVersion(t *testing.T) {
@@ -246,9 +247,7 @@ func TestVersion(t *testing.T) {
 // manifest imagec pulled.
 func TestStoreIsReadableByCrane(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("crane"); err != nil {
-		t.Skip("crane not installed")
-	}
+	testtool.Require(t, "crane")
 	reg, root, env := seeded(t)
 	ref := reg.Host + "/" + testregistry.SampleOCI
 	mustRun(t, env, "--root", root, "pull", ref)

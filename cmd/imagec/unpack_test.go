@@ -18,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/testtool"
 )
 
 func tarOf(t *testing.T, hdrs ...*tar.Header) []byte {
@@ -116,9 +117,7 @@ func describe(t *testing.T, root string) string {
 // imagec unpack produces the same tree as umoci raw unpack of the same image.
 func TestUnpackMatchesUmoci(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("umoci"); err != nil {
-		t.Skip("umoci not installed")
-	}
+	testtool.Require(t, "umoci")
 	if os.Geteuid() != 0 {
 		t.Skip("ownership comparison needs root")
 	}

@@ -87,7 +87,12 @@ func TooMany(k Kind, times int, seconds int) *Fault {
 }
 
 // Stall sends n body bytes and then nothing, holding the response open until
-// the client gives up or the proxy closes.
+// the client gives up or the proxy closes. A body of n bytes or fewer is
+// sent whole and not held: the client has its complete response and may send
+// its next request on the connection, which the server does not read while
+// the handler runs, so holding on would stall that request instead and never
+// see the client leave (a stuck handler and descriptor until the proxy
+// closes).
 func Stall(k Kind, times int, n int64) *Fault {
 	return &Fault{Kind: k, Times: times, Apply: func(w http.ResponseWriter, r *http.Request, up *http.Response, p *Proxy) {
 		defer up.Body.Close()
@@ -98,6 +103,10 @@ func Stall(k Kind, times int, n int64) *Fault {
 		p.copyBody(w, up.Request, io.LimitReader(up.Body, n))
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
+		}
+		var one [1]byte
+		if _, err := io.ReadFull(up.Body, one[:]); err != nil {
+			return // nothing left to withhold
 		}
 		select {
 		case <-r.Context().Done():

@@ -108,6 +108,10 @@ func (p *Proxy) Close() {
 	p.client.CloseIdleConnections()
 }
 
+// CloseIdleConnections closes the proxy's idle connections to the upstream,
+// so that tests counting goroutines see the same pool every time.
+func (p *Proxy) CloseIdleConnections() { p.client.CloseIdleConnections() }
+
 // Inject queues faults.
 func (p *Proxy) Inject(fs ...*Fault) {
 	p.mu.Lock()

@@ -6,14 +6,21 @@ package schema1e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os/exec"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/faultproxy"
 	"github.com/imagec/imagec/internal/testregistry/schema1reg"
+	"github.com/imagec/imagec/internal/testtool"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
@@ -105,7 +112,8 @@ func TestPullSignedSchema1(t *testing.T) {
 		t.Fatalf("pull by digest: %+v %v", byDigest, err)
 	}
 
-	if _, err := exec.LookPath("skopeo"); err == nil {
+	t.Run("skopeo reads the store", func(t *testing.T) {
+		testtool.Require(t, "skopeo")
 		out, err := exec.Command("skopeo", "inspect", "oci:"+root+":"+ref.String()).CombinedOutput()
 		if err != nil {
 			t.Fatalf("skopeo inspect: %v\n%s", err, out)
@@ -114,20 +122,49 @@ func TestPullSignedSchema1(t *testing.T) {
 		if err := json.Unmarshal(out, &info); err != nil || !equal(info.Layers, blobs) {
 			t.Fatalf("skopeo sees %s", out)
 		}
-	}
+	})
 }
 
+// A registry that answers a pull by digest with other content (here another
+// valid, signed schema 1 image of the same repository, with its own correct
+// Docker-Content-Digest) is refused by the digest check, not by a 404: a
+// proxy rewrites the by-digest request to the other image's tag.
 func TestSchema1ByWrongDigestIsRefused(t *testing.T) {
 	ctx := context.Background()
 	reg := schema1reg.Start(t)
-	if _, _, _, err := reg.PushSchema1(ctx, "legacy/app", "v1", 7); err != nil {
+	asked, _, _, err := reg.PushSchema1(ctx, "legacy/app", "v1", 7)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := store.Open(t.TempDir())
-	client, _ := registry.New()
-	ref := reference.MustParse(reg.Host + "/legacy/app@" + digest.FromString("other").String())
-	if _, err := pull.New(client, st).Pull(ctx, ref); err == nil {
-		t.Fatal("pull of an unknown digest succeeded")
+	if _, _, _, err := reg.PushSchema1(ctx, "legacy/app", "other", 8); err != nil {
+		t.Fatal(err)
+	}
+	proxy := faultproxy.Start(t, reg.URL)
+	var rewritten atomic.Int32
+	proxy.Inject(&faultproxy.Fault{
+		Kind:  faultproxy.Manifest,
+		Match: func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/manifests/"+asked.String()) },
+		Rewrite: func(r *http.Request) {
+			rewritten.Add(1)
+			r.URL.Path = strings.TrimSuffix(r.URL.Path, asked.String()) + "other"
+			r.URL.RawPath = ""
+		},
+	})
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reference.MustParse(proxy.Host + "/legacy/app@" + asked.String())
+	_, err = pull.New(client, st).Pull(ctx, ref)
+	if !errors.Is(err, errdefs.ErrDigestMismatch) {
+		t.Fatalf("pull of %s answered with other content: %v, want a digest mismatch", ref, err)
+	}
+	if rewritten.Load() == 0 {
+		t.Fatal("the by-digest request never reached the proxy's rewrite")
 	}
 	if imgs, _ := st.Images(ctx); len(imgs) != 0 {
 		t.Fatalf("store records %v", imgs)
