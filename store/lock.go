@@ -94,7 +94,7 @@ func (s *Store) tryLock(rel string) (*fileLock, error) {
 		return nil, err
 	}
 	if lockFileOpened != nil {
-		lockFileOpened(path)
+		lockFileOpened(rel)
 	}
 	if err := flockNB(f); err != nil {
 		f.Close()
