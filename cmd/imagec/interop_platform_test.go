@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/testtool"
 )
 
 // Images whose config declares no platform (as `crane append` builds from
@@ -46,9 +47,7 @@ func TestSingleManifestsOfAnyPlatformAreReadable(t *testing.T) {
 		}
 	}
 	assertNoEmptyPlatform(t, root)
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		t.Skip("skopeo not installed")
-	}
+	testtool.Require(t, "skopeo")
 	for _, name := range names {
 		// A platformless image is selected for any architecture; the arm64
 		// one when arm64 is asked for.
@@ -68,9 +67,7 @@ func TestSingleManifestsOfAnyPlatformAreReadable(t *testing.T) {
 			}
 		}
 	}
-	if _, err := exec.LookPath("umoci"); err != nil {
-		t.Skip("umoci not installed")
-	}
+	testtool.Require(t, "umoci")
 	out, err := exec.Command("umoci", "ls", "--layout", root).CombinedOutput()
 	if err != nil {
 		t.Fatalf("umoci ls: %v\n%s", err, out)
