@@ -131,7 +131,12 @@ func newPullCommand(g *globals) *cobra.Command {
 			"at most 5 requests per manifest and per blob at each endpoint (mirror, then registry),\n" +
 			"resumes of a broken download included. Response headers must arrive within 30s and no\n" +
 			"body may stall for 30s; manifests, configs, tokens and error bodies must also arrive\n" +
-			"whole within 60s per request. A layer may download for as long as it keeps moving.",
+			"whole within 60s per request. A layer may download for as long as it keeps moving.\n\n" +
+			"Only what imagec verified counts: every blob is checked against its digest before it is\n" +
+			"stored; a blob present in the store must be a regular file of its descriptor's size (a\n" +
+			"truncated or symlinked one is fetched again); the tag is compared with a digest derived\n" +
+			"from stored, verified content, never from an annotation; a NAME@DIGEST is served from the\n" +
+			"store only if the stored content has that digest.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := reference.Parse(args[0])

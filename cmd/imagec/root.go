@@ -23,8 +23,12 @@ type globals struct {
 func newRootCommand() *cobra.Command {
 	g := &globals{}
 	cmd := &cobra.Command{
-		Use:           "imagec",
-		Short:         "Pull container images into a local OCI image layout",
+		Use:   "imagec",
+		Short: "Pull container images into a local OCI image layout",
+		Long: "imagec pulls container images into a local OCI image layout, unpacks them and moves them\n" +
+			"in and out as archives. It trusts only what it verified by digest: names, annotations and\n" +
+			"files other programs put in the store or in an archive are checked, never believed, and no\n" +
+			"symbolic link inside the store is followed.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
