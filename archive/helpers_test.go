@@ -17,6 +17,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/archive"
+	"github.com/imagec/imagec/content/graph"
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/fsck"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry"
@@ -24,14 +26,13 @@ import (
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 var linuxAMD64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
 
-func newStore(t testing.TB) *store.Store {
+func newStore(t testing.TB) *local.Store {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func newStore(t testing.TB) *store.Store {
 // puller pulls fixture images from an in-process registry into a store.
 type puller struct {
 	reg *testregistry.Registry
-	st  *store.Store
+	st  *local.Store
 	p   *pull.Puller
 }
 
@@ -95,13 +96,13 @@ func fixture(t *testing.T, seed int64, layers int, f testregistry.Format, c test
 }
 
 // imageID reads name back from st and returns its image ID.
-func imageID(t *testing.T, st *store.Store, name string) digest.Digest {
+func imageID(t *testing.T, st *local.Store, name string) digest.Digest {
 	t.Helper()
 	img := loadImage(t, st, name)
 	return img.ID()
 }
 
-func loadImage(t *testing.T, st *store.Store, name string) *image.Image {
+func loadImage(t *testing.T, st *local.Store, name string) *image.Image {
 	t.Helper()
 	ctx := context.Background()
 	entry, err := st.Image(ctx, name)
@@ -119,7 +120,7 @@ func loadImage(t *testing.T, st *store.Store, name string) *image.Image {
 }
 
 // assertClean fails unless fsck finds nothing wrong with st.
-func assertClean(t *testing.T, st *store.Store) {
+func assertClean(t *testing.T, st *local.Store) {
 	t.Helper()
 	rep, err := fsck.Check(context.Background(), st)
 	if err != nil {
@@ -130,7 +131,7 @@ func assertClean(t *testing.T, st *store.Store) {
 	}
 }
 
-func save(t *testing.T, st *store.Store, f archive.Format, names ...string) []byte {
+func save(t *testing.T, st *local.Store, f archive.Format, names ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := archive.Save(context.Background(), st, &buf, f, names); err != nil {
@@ -250,14 +251,14 @@ func configFor(t testing.TB, diffIDs ...digest.Digest) []byte {
 
 // storeImage writes a Docker image with gzip layers made from raw (the
 // uncompressed layer tars) straight into st and names it.
-func storeImage(t *testing.T, st *store.Store, name string, raw ...[]byte) digest.Digest {
+func storeImage(t *testing.T, st *local.Store, name string, raw ...[]byte) digest.Digest {
 	t.Helper()
 	return storeImageWith(t, st, name, nil, raw...)
 }
 
 // storeImageByDigest stores an image as storeImage does and names it
 // repo@<its repo digest>, as a pull by digest would; it returns that name.
-func storeImageByDigest(t *testing.T, st *store.Store, repo string, raw ...[]byte) string {
+func storeImageByDigest(t *testing.T, st *local.Store, repo string, raw ...[]byte) string {
 	t.Helper()
 	ctx := context.Background()
 	tmp := repo + ":by-digest"
@@ -271,7 +272,7 @@ func storeImageByDigest(t *testing.T, st *store.Store, repo string, raw ...[]byt
 		t.Fatal(err)
 	}
 	name := repo + "@" + img.RepoDigest().String()
-	if err := image.Record(ctx, st, name, entry); err != nil {
+	if err := st.SetImage(ctx, name, entry); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.RemoveImage(ctx, tmp); err != nil {
@@ -281,7 +282,7 @@ func storeImageByDigest(t *testing.T, st *store.Store, repo string, raw ...[]byt
 }
 
 // storeImageWith is storeImage with edit applied to each layer descriptor.
-func storeImageWith(t *testing.T, st *store.Store, name string, edit func(int, *ocispec.Descriptor), raw ...[]byte) digest.Digest {
+func storeImageWith(t *testing.T, st *local.Store, name string, edit func(int, *ocispec.Descriptor), raw ...[]byte) digest.Digest {
 	t.Helper()
 	ctx := context.Background()
 	var diffIDs []digest.Digest
@@ -312,7 +313,7 @@ func storeImageWith(t *testing.T, st *store.Store, name string, edit func(int, *
 		t.Fatal(err)
 	}
 	idx, err := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
-		Manifests: []ocispec.Descriptor{md}, Annotations: map[string]string{image.AnnotationSourceBlob: md.Digest.String()}})
+		Manifests: []ocispec.Descriptor{md}, Annotations: map[string]string{graph.AnnotationSourceBlob: md.Digest.String()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,13 +321,13 @@ func storeImageWith(t *testing.T, st *store.Store, name string, edit func(int, *
 	if err := st.WriteBlob(ctx, entry, idx); err != nil {
 		t.Fatal(err)
 	}
-	if err := image.Record(ctx, st, name, entry); err != nil {
+	if err := st.SetImage(ctx, name, entry); err != nil {
 		t.Fatal(err)
 	}
 	return cd.Digest
 }
 
-func names(t *testing.T, st *store.Store) []string {
+func names(t *testing.T, st *local.Store) []string {
 	t.Helper()
 	entries, err := st.Images(context.Background())
 	if err != nil {

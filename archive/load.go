@@ -12,9 +12,9 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/store"
 )
 
 // Loaded is one image Load recorded.
@@ -37,7 +37,7 @@ type Loaded struct {
 // diffID its config declares (errdefs.ErrDigestMismatch). No name is
 // recorded unless every image of the archive is complete and verified.
 // Manifests, indexes and configs are bounded at 4 MiB.
-func Load(ctx context.Context, st *store.Store, r io.Reader) ([]string, error) {
+func Load(ctx context.Context, st content.Store, r io.Reader) ([]string, error) {
 	loaded, err := LoadImages(ctx, st, r)
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func Load(ctx context.Context, st *store.Store, r io.Reader) ([]string, error) {
 // LoadImages is Load reporting every image of the archive, named or not,
 // with its image ID: one element per name, and one for each image the
 // archive leaves unnamed.
-func LoadImages(ctx context.Context, st *store.Store, r io.Reader) ([]Loaded, error) {
+func LoadImages(ctx context.Context, st content.Store, r io.Reader) ([]Loaded, error) {
 	// Blobs are committed before the names that reference them.
 	release, err := st.Lease(ctx)
 	if err != nil {
@@ -87,7 +87,7 @@ func LoadImages(ctx context.Context, st *store.Store, r io.Reader) ([]Loaded, er
 	// every one of them may be recorded.
 	for _, img := range images {
 		for _, name := range img.names {
-			if err := image.CheckName(ctx, st, name, img.entry); err != nil {
+			if err := graph.CheckName(ctx, st, name, img.entry); err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
 		}
@@ -141,7 +141,7 @@ type pendingImage struct {
 
 // loader holds what reading an archive found.
 type loader struct {
-	st *store.Store
+	st content.Store
 	// files are the regular files of the archive by clean path; links map
 	// symbolic and hard links to the path they point at.
 	files map[string]*archiveFile
@@ -149,8 +149,10 @@ type loader struct {
 	// meta holds the top-level metadata files.
 	meta map[string][]byte
 	// scratch holds files that are not named by their digest until they are
-	// known to be needed; created on first use.
-	scratch *spoolDir
+	// known to be needed: a directory the store provides, created on first
+	// use and removed by release.
+	scratch string
+	release func()
 }
 
 // archiveFile is what is known of one regular file of the archive.
@@ -209,6 +211,24 @@ func (l *loader) readSmall(ctx context.Context, f *archiveFile) ([]byte, error) 
 		return nil, fmt.Errorf("%s changed on disk while loading (hashes to %s, was %s): %w", f.name, got, f.digest, errdefs.ErrDigestMismatch)
 	}
 	return b, nil
+}
+
+// spoolFile creates a temp file in the load's scratch directory.
+func (l *loader) spoolFile(ctx context.Context) (*os.File, error) {
+	if l.scratch == "" {
+		dir, release, err := l.st.TempDir(ctx, "load-")
+		if err != nil {
+			return nil, err
+		}
+		l.scratch, l.release = dir, release
+	}
+	return os.CreateTemp(l.scratch, "file-")
+}
+
+func (l *loader) cleanup() {
+	if l.release != nil {
+		l.release()
+	}
 }
 
 // commit moves a spooled file into the store, verified again on the way.

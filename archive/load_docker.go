@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
@@ -163,7 +164,7 @@ func (l *loader) storeManifest(ctx context.Context, m ocispec.Manifest, cfg *oci
 // a manifest or a manifest list) is named, as a pull does, and returns its
 // index.json entry.
 func (l *loader) wrap(ctx context.Context, source digest.Digest, children []ocispec.Descriptor) (ocispec.Descriptor, error) {
-	body, entry, err := image.WrapIndex(source, children)
+	body, entry, err := graph.WrapIndex(source, children)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("wrapping %s in an index: %w", source, err)
 	}

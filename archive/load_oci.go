@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
@@ -148,15 +149,12 @@ func importedAnnotations(in map[string]string) map[string]string {
 	delete(out, ocispec.AnnotationRefName)
 	delete(out, annotationContainerdName)
 	for k := range out {
-		if strings.HasPrefix(k, imagecAnnotationPrefix) {
+		if strings.HasPrefix(k, graph.AnnotationPrefix) {
 			delete(out, k)
 		}
 	}
 	return out
 }
-
-// imagecAnnotationPrefix starts every annotation imagec writes.
-const imagecAnnotationPrefix = "io.imagec."
 
 // ociEntry is the index.json entry recorded for an archive's entry e (whose
 // document is body): the same descriptor for an OCI manifest or index, a

@@ -15,10 +15,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/archive"
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/fsck"
 	"github.com/imagec/imagec/manifest"
-	"github.com/imagec/imagec/store"
 )
 
 // legacyArchive is what docker save wrote before version 25: uncompressed
@@ -386,7 +386,7 @@ func TestLoadCanceled(t *testing.T) {
 
 // assertNoCorruption fails if fsck finds anything but the partial ingest a
 // failed load may leave (which gc prunes).
-func assertNoCorruption(t *testing.T, st *store.Store) {
+func assertNoCorruption(t *testing.T, st *local.Store) {
 	t.Helper()
 	rep, err := fsck.Check(context.Background(), st)
 	if err != nil {

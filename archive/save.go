@@ -12,11 +12,12 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/reference"
-	"github.com/imagec/imagec/store"
 )
 
 // dockerManifestEntry is one image of a docker-archive's manifest.json.
@@ -35,7 +36,7 @@ type dockerManifestEntry struct {
 // the archive needs is checked to be in the store before the first byte is
 // written, and every blob is verified against its digest as it is copied.
 // Garbage collection waits while Save runs.
-func Save(ctx context.Context, st *store.Store, w io.Writer, format Format, names []string) error {
+func Save(ctx context.Context, st content.Source, w io.Writer, format Format, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("save: no image named: %w", errdefs.ErrInvalidArgument)
 	}
@@ -61,7 +62,7 @@ type dockerImage struct {
 
 // saveDocker writes a docker-archive. Names of the same platform manifest
 // share one manifest.json entry, as docker save groups tags by image.
-func saveDocker(ctx context.Context, st *store.Store, w io.Writer, names []string) error {
+func saveDocker(ctx context.Context, st content.View, w io.Writer, names []string) error {
 	var images []*dockerImage
 	byManifest := map[digest.Digest]*dockerImage{}
 	repositories := map[string]map[string]string{}
@@ -138,7 +139,7 @@ func saveDocker(ctx context.Context, st *store.Store, w io.Writer, names []strin
 // newDockerImage describes img for manifest.json and checks that the store
 // holds every blob the entry points at: a docker-archive carries every
 // layer, foreign ones included.
-func newDockerImage(ctx context.Context, st *store.Store, img *image.Image) (*dockerImage, error) {
+func newDockerImage(ctx context.Context, st content.View, img *image.Image) (*dockerImage, error) {
 	m := img.Manifest
 	diffIDs := img.Config.RootFS.DiffIDs
 	if len(diffIDs) != len(m.Layers) {
@@ -169,7 +170,7 @@ func newDockerImage(ctx context.Context, st *store.Store, img *image.Image) (*do
 
 // saveOCI writes an OCI image layout: the store's index.json entries of
 // names, and every blob they reach that the store holds.
-func saveOCI(ctx context.Context, st *store.Store, w io.Writer, names []string) error {
+func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) error {
 	var entries []ocispec.Descriptor
 	var blobs []ocispec.Descriptor
 	docs := map[digest.Digest][]byte{}
@@ -235,7 +236,7 @@ const maxDepth = 8
 // collection marks them: present index children, configs, layers, and the
 // registry's original document an imagec index keeps.
 type walker struct {
-	st    *store.Store
+	st    content.View
 	docs  map[digest.Digest][]byte // manifests and indexes read on the way
 	seen  map[digest.Digest]bool   // blobs already listed, across images
 	blobs []ocispec.Descriptor
@@ -285,7 +286,7 @@ func (w *walker) walk(ctx context.Context, desc ocispec.Descriptor, depth int) e
 				return err
 			}
 		}
-		if src := parsed.Index.Annotations[image.AnnotationSourceBlob]; src != "" {
+		if src := parsed.Index.Annotations[graph.AnnotationSourceBlob]; src != "" {
 			if err := w.sourceBlob(ctx, src); err != nil {
 				return err
 			}

@@ -39,11 +39,11 @@ func TestSpoolDirectories(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mkdir("load-dead", true, old)
-	mkdir("load-nolock", false, old)
-	mkdir("load-fresh", true, time.Now())
-	mkdir("load-busy", true, old)
-	busy, err := os.Open(filepath.Join(private, "load-busy", "lock"))
+	mkdir("tmp-load-dead", true, old)
+	mkdir("tmp-load-nolock", false, old)
+	mkdir("tmp-load-fresh", true, time.Now())
+	mkdir("tmp-load-busy", true, old)
+	busy, err := os.Open(filepath.Join(private, "tmp-load-busy", "lock"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +62,12 @@ func TestSpoolDirectories(t *testing.T) {
 	}
 	var left []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "load-") {
+		if strings.HasPrefix(e.Name(), "tmp-load-") {
 			left = append(left, e.Name())
 		}
 	}
 	slices.Sort(left)
-	if !slices.Equal(left, []string{"load-busy", "load-fresh"}) {
+	if !slices.Equal(left, []string{"tmp-load-busy", "tmp-load-fresh"}) {
 		t.Fatalf("spool directories left: %v", left)
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/store"
 )
 
 // maxEntries bounds the number of tar entries: real archives have a few per
@@ -189,7 +189,7 @@ func (l *loader) readFile(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 
 // spool copies a file whose digest its name does not give to a temp file.
 func (l *loader) spool(ctx context.Context, f *archiveFile, r io.Reader, tee io.Writer) error {
-	tmp, err := l.spoolFile()
+	tmp, err := l.spoolFile(ctx)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func archiveReadErr(ctx context.Context, name string, err error) error {
 // becomes visible. A blob the store already has is still read and verified
 // when tee is set, so a corrupt archive fails the same way whatever the
 // store holds; with a nil tee (r is known good) it is not read at all.
-func copyIntoStore(ctx context.Context, st *store.Store, desc ocispec.Descriptor, r io.Reader, tee io.Writer) error {
+func copyIntoStore(ctx context.Context, st content.Store, desc ocispec.Descriptor, r io.Reader, tee io.Writer) error {
 	w, err := st.Writer(ctx, desc)
 	if errors.Is(err, errdefs.ErrAlreadyExists) {
 		if tee == nil {

@@ -10,8 +10,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/store"
 )
 
 // tarWriter writes an archive's entries. Every entry gets the same owner,
@@ -66,7 +66,7 @@ func (t *tarWriter) file(name string, data []byte) error {
 // archive. The bytes are hashed on the way: a blob that rotted on disk fails
 // the save (errdefs.ErrDigestMismatch) instead of producing an archive that
 // every loader would reject later.
-func (t *tarWriter) blob(ctx context.Context, st *store.Store, desc ocispec.Descriptor) error {
+func (t *tarWriter) blob(ctx context.Context, st content.View, desc ocispec.Descriptor) error {
 	name := blobPath(string(desc.Digest.Algorithm()), desc.Digest.Encoded())
 	if t.written[name] {
 		return nil
@@ -76,13 +76,9 @@ func (t *tarWriter) blob(ctx context.Context, st *store.Store, desc ocispec.Desc
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("reading blob %s: %w", desc.Digest, err)
-	}
-	if fi.Size() != desc.Size {
+	if f.Size() != desc.Size {
 		return fmt.Errorf("blob %s in the store has %d bytes, its descriptor says %d: %w",
-			desc.Digest, fi.Size(), desc.Size, errdefs.ErrSizeMismatch)
+			desc.Digest, f.Size(), desc.Size, errdefs.ErrSizeMismatch)
 	}
 	if err := t.header(name, desc.Size); err != nil {
 		return fmt.Errorf("writing blob %s: %w", desc.Digest, err)

@@ -9,8 +9,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/archive"
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/image"
 )
 
 // ociImage is a small valid OCI image as archive entries, and its manifest
@@ -71,8 +71,8 @@ func TestLoadDropsImagecAnnotations(t *testing.T) {
 	blobs, evil := ociImage(t, "evil")
 	evil.Annotations = map[string]string{
 		ocispec.AnnotationRefName:    "registry.example/repo:v1",
-		image.AnnotationSourceDigest: real.Digest.String(),
-		image.AnnotationSourceBlob:   real.Digest.String(),
+		graph.AnnotationSourceDigest: real.Digest.String(),
+		graph.AnnotationSourceBlob:   real.Digest.String(),
 		"org.example.kept":           "yes",
 	}
 	st := newStore(t)
@@ -84,7 +84,7 @@ func TestLoadDropsImagecAnnotations(t *testing.T) {
 		t.Errorf("repo digest %s, want the loaded manifest's %s", img.RepoDigest(), evil.Digest)
 	}
 	for k := range img.Entry.Annotations {
-		if k == image.AnnotationSourceDigest || k == image.AnnotationSourceBlob {
+		if k == graph.AnnotationSourceDigest || k == graph.AnnotationSourceBlob {
 			t.Errorf("annotation %s imported", k)
 		}
 	}

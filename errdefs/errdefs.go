@@ -26,6 +26,9 @@ var (
 	ErrUnsupported = errors.New("unsupported")
 	// ErrTooLarge: a body read from the network exceeded its bound.
 	ErrTooLarge = errors.New("too large")
+	// ErrDiskFull: the store's filesystem has no space (or quota) left.
+	// What was written stays; the operation can resume once there is room.
+	ErrDiskFull = errors.New("disk full")
 )
 
 // IsRetryable reports whether an operation that failed with err may succeed

@@ -12,8 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/store"
 )
 
 // blobsDir is the OCI layout's blob directory, relative to the store root.
@@ -53,7 +53,7 @@ type blobKey struct {
 
 // checker holds the state of one Check.
 type checker struct {
-	st       *store.Store
+	st       *local.Store
 	report   Report
 	problems []*tracked
 	byBlob   map[blobKey]*tracked
@@ -62,7 +62,7 @@ type checker struct {
 	buf      []byte
 }
 
-func newChecker(st *store.Store) *checker {
+func newChecker(st *local.Store) *checker {
 	return &checker{
 		st:     st,
 		byBlob: map[blobKey]*tracked{},
@@ -178,7 +178,7 @@ func (c *checker) hashFile(ctx context.Context, d digest.Digest) (int64, digest.
 		return 0, "", nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	fi, err := f.(interface{ Stat() (fs.FileInfo, error) }).Stat()
 	if err != nil {
 		return 0, "", nil, err
 	}

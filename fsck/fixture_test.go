@@ -13,9 +13,9 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
-	"github.com/imagec/imagec/store"
 )
 
 const (
@@ -38,7 +38,7 @@ const (
 //   - artifact: a manifest whose config is not an image config, which
 //     imagec does not interpret
 type fixture struct {
-	st *store.Store
+	st *local.Store
 
 	shared, layerApp, configApp, manifestApp     ocispec.Descriptor
 	layerMulti, foreign, configAMD, manifestAMD  ocispec.Descriptor
@@ -50,7 +50,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func (f *fixture) without(names ...string) []string {
 	return out
 }
 
-func blobExists(st *store.Store, d digest.Digest) bool {
+func blobExists(st *local.Store, d digest.Digest) bool {
 	_, err := os.Lstat(st.Path(d))
 	return err == nil
 }
@@ -216,7 +216,7 @@ func exists(path string) bool {
 	return err == nil
 }
 
-func check(t *testing.T, st *store.Store, opts ...Option) *Report {
+func check(t *testing.T, st *local.Store, opts ...Option) *Report {
 	t.Helper()
 	r, err := Check(context.Background(), st, opts...)
 	if err != nil {
@@ -259,13 +259,13 @@ func line(k Kind, subject any) string {
 }
 
 // assertClean fails unless a fresh check of st finds nothing.
-func assertClean(t *testing.T, st *store.Store) {
+func assertClean(t *testing.T, st *local.Store) {
 	t.Helper()
 	if r := check(t, st); len(r.Problems) != 0 {
 		t.Fatalf("store not clean: %v", summary(r))
 	}
 }
 
-func blobsPath(st *store.Store, rel ...string) string {
+func blobsPath(st *local.Store, rel ...string) string {
 	return filepath.Join(append([]string{st.Root(), blobsDir}, rel...)...)
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagec/imagec/store"
+	"github.com/imagec/imagec/content/local"
 )
 
 // Kind names a class of problem. The values are stable: they are printed by
@@ -158,7 +158,7 @@ func WithRepair(repair bool) Option {
 //
 // Check may run while pulls are in progress: names are only removed if they
 // still point to the content found incomplete.
-func Check(ctx context.Context, st *store.Store, opts ...Option) (*Report, error) {
+func Check(ctx context.Context, st *local.Store, opts ...Option) (*Report, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)

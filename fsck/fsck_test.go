@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/internal/storetest"
 )
 
 func TestFsckCleanStore(t *testing.T) {
@@ -494,7 +496,8 @@ func TestFsckMisnamed(t *testing.T) {
 	f := newFixture(t)
 	wrong := "example.com/app@" + f.manifestAMD.Digest.String()
 	right := "example.com/app@" + f.manifestApp.Digest.String()
-	f.name(t, wrong, f.manifestApp)
+	storetest.ForgeName(t, f.st.Root(), wrong, f.manifestApp) // the store itself refuses it
+	f.names = append(f.names, wrong)
 	f.name(t, right, f.manifestApp)
 	r := check(t, f.st)
 	if got, w := summary(r), want(line(KindMisnamed, wrong)); !slices.Equal(got, w) {

@@ -14,7 +14,7 @@ import (
 )
 
 // ingestDir holds partial downloads, one <alg>-<hex>/{data,lock} directory
-// per blob being (or once being) written; see store.Writer.
+// per blob being (or once being) written; see local.Writer.
 const ingestDir = ".imagec/ingest"
 
 // scanIngest reports the ingest entries no writer holds. A held entry is a

@@ -13,15 +13,15 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/layers"
-	"github.com/imagec/imagec/store"
 )
 
 // unpackedStore holds one two-layer image with both layers unpacked in the
 // layer area, and returns the store, the layer area and the chain IDs.
-func unpackedStore(t *testing.T) (*store.Store, *layers.Store, []digest.Digest) {
+func unpackedStore(t *testing.T) (*local.Store, *layers.Store, []digest.Digest) {
 	t.Helper()
 	ctx := context.Background()
 	tarOf := func(files ...string) []byte {
@@ -39,7 +39,7 @@ func unpackedStore(t *testing.T) (*store.Store, *layers.Store, []digest.Digest) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

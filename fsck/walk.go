@@ -10,8 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
 )
 
@@ -87,7 +87,7 @@ func (c *checker) walkImages(ctx context.Context) error {
 // checkName reports a name that pins a digest its intact content does not
 // have, by the rule every command applies (image.CheckName).
 func (c *checker) checkName(ctx context.Context, name string, e ocispec.Descriptor) {
-	err := image.CheckName(ctx, c.st, name, e)
+	err := graph.CheckName(ctx, c.st, name, e)
 	if name == "" || !errors.Is(err, errdefs.ErrDigestMismatch) {
 		return
 	}

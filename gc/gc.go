@@ -10,10 +10,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
-	"github.com/imagec/imagec/store"
 )
 
 // Report says what a collection removed.
@@ -52,7 +52,7 @@ func WithSweeper(s Sweeper) Option { return func(o *options) { o.sweepers = appe
 // removes the rest. It waits for running pulls to finish (their leases) and
 // keeps new ones out while it works. A name whose documents cannot be read
 // stops the collection, since what they reference is unknown: run fsck.
-func Collect(ctx context.Context, st *store.Store, opts ...Option) (*Report, error) {
+func Collect(ctx context.Context, st content.Store, opts ...Option) (*Report, error) {
 	var o options
 	for _, fn := range opts {
 		fn(&o)
@@ -107,7 +107,7 @@ func Collect(ctx context.Context, st *store.Store, opts ...Option) (*Report, err
 // Live is the set of blobs reachable from the store's names: each entry,
 // the children of indexes that are present, their configs and layers, and
 // the original documents imagec keeps beside the indexes it wrote.
-func Live(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) {
+func Live(ctx context.Context, st content.Store) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
 	err := walk(ctx, st, live, nil)
 	return live, err
@@ -116,11 +116,11 @@ func Live(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) 
 // ForEachImage calls fn with every image manifest reachable from the
 // store's names (each present child of an index, whatever platform it
 // claims), once each: the same walk garbage collection marks by.
-func ForEachImage(ctx context.Context, st *store.Store, fn func(*ocispec.Manifest) error) error {
+func ForEachImage(ctx context.Context, st content.Store, fn func(*ocispec.Manifest) error) error {
 	return walk(ctx, st, map[digest.Digest]bool{}, fn)
 }
 
-func walk(ctx context.Context, st *store.Store, seen map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
+func walk(ctx context.Context, st content.Store, seen map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
 	entries, err := st.Images(ctx)
 	if err != nil {
 		return err
@@ -133,7 +133,7 @@ func walk(ctx context.Context, st *store.Store, seen map[digest.Digest]bool, fn 
 	return nil
 }
 
-func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
+func mark(ctx context.Context, st content.Store, desc ocispec.Descriptor, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
 	if live[desc.Digest] {
 		return nil
 	}
@@ -161,7 +161,7 @@ func mark(ctx context.Context, st *store.Store, desc ocispec.Descriptor, live ma
 		}
 		// After the children: for a Docker manifest the original is the
 		// child itself, which must be walked, not just kept.
-		if src := parsed.Index.Annotations[image.AnnotationSourceBlob]; src != "" {
+		if src := parsed.Index.Annotations[graph.AnnotationSourceBlob]; src != "" {
 			if d, err := digest.Parse(src); err == nil {
 				live[d] = true
 			}

@@ -9,15 +9,15 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
-func blobs(t *testing.T, st *store.Store) map[digest.Digest]bool {
+func blobs(t *testing.T, st *local.Store) map[digest.Digest]bool {
 	t.Helper()
 	out := map[digest.Digest]bool{}
 	if err := st.Walk(context.Background(), func(d digest.Digest, _ int64) error { out[d] = true; return nil }); err != nil {
@@ -34,7 +34,7 @@ func TestCollectKeepsWhatNamesNeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestCollectKeepsWhatNamesNeed(t *testing.T) {
 // blobs it committed but has not named yet.
 func TestCollectWaitsForLeases(t *testing.T) {
 	t.Parallel()
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

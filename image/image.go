@@ -11,23 +11,12 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/reference"
-	"github.com/imagec/imagec/store"
 )
-
-// AnnotationSourceDigest was written by earlier versions of imagec on an
-// index.json entry, giving the repo digest of a wrapped image. It is never
-// read: an annotation proves nothing, so the repo digest is derived from
-// verified content (see source.go). Imports strip it.
-const AnnotationSourceDigest = "io.imagec.source.digest"
-
-// AnnotationSourceBlob, on an index imagec wrote around a Docker-typed image,
-// names the blob holding the document the registry sent (a manifest list, or
-// a signed schema 1 manifest), which no descriptor references otherwise; it
-// keeps that blob alive through garbage collection.
-const AnnotationSourceBlob = "io.imagec.source.blob"
 
 // Image is one image as recorded in the store.
 type Image struct {
@@ -42,7 +31,7 @@ type Image struct {
 	ConfigRaw []byte
 	Config    ocispec.Image
 
-	// repo is the verified repo digest (see source.go).
+	// repo is the verified repo digest (see graph.RepoDigest).
 	repo digest.Digest
 	// single: the registry served one manifest, not an index.
 	single bool
@@ -83,7 +72,7 @@ func (img *Image) Size() int64 {
 // A name that pins a digest (repo@sha256:...) must name the image's repo
 // digest, as derived from verified content; otherwise Load fails with
 // errdefs.ErrDigestMismatch rather than hand out other content under it.
-func Load(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platform *ocispec.Platform) (*Image, error) {
+func Load(ctx context.Context, st content.Provider, entry ocispec.Descriptor, platform *ocispec.Platform) (*Image, error) {
 	img := &Image{Name: entry.Annotations[ocispec.AnnotationRefName], Entry: entry}
 	desc := entry
 	var idx *ocispec.Index
@@ -114,8 +103,10 @@ func Load(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platfo
 	if err := json.Unmarshal(img.ConfigRaw, &img.Config); err != nil {
 		return nil, fmt.Errorf("image %s: config %s: %v: %w", img.Name, img.Manifest.Config.Digest, err, errdefs.ErrInvalidArgument)
 	}
-	img.repo = repoDigest(ctx, st, entry, idx, img)
-	img.single = idx == nil || isLone(idx)
+	if img.repo, err = graph.RepoDigest(ctx, st, entry); err != nil {
+		return nil, fmt.Errorf("image %s: %w", img.Name, err)
+	}
+	img.single = idx == nil || graph.IsLone(idx)
 	if err := checkName(img.Name, img.repo); err != nil {
 		return nil, fmt.Errorf("%w (run imagec fsck --repair)", err)
 	}
@@ -132,36 +123,10 @@ func checkName(name string, repo digest.Digest) error {
 		name, ref.Digest(), repo, errdefs.ErrDigestMismatch)
 }
 
-// Record names entry name in the store, once CheckName accepts it; entry's
-// blob must be in the store (errdefs.ErrNotFound otherwise).
-func Record(ctx context.Context, st *store.Store, name string, entry ocispec.Descriptor) error {
-	if err := CheckName(ctx, st, name, entry); err != nil {
-		return err
-	}
-	return st.SetImage(ctx, name, entry)
-}
-
-// CheckName checks that name may point at entry: a name that pins a digest
-// must pin the repo digest of entry's content (errdefs.ErrDigestMismatch
-// otherwise). Names with a tag only are always fine.
-func CheckName(ctx context.Context, st *store.Store, name string, entry ocispec.Descriptor) error {
-	ref, err := reference.Parse(name)
-	if err != nil || ref.Digest() == "" {
-		return nil
-	}
-	e := entry
-	e.Annotations = nil
-	img, err := Load(ctx, st, e, nil)
-	if err != nil {
-		return fmt.Errorf("recording %s: %w", name, err)
-	}
-	return checkName(name, img.RepoDigest())
-}
-
 // pickChild chooses the manifest of an index that matches platform and whose
 // manifest blob the store holds: a pull fetches one platform of an index.
 // It returns the index too.
-func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, *ocispec.Index, error) {
+func pickChild(ctx context.Context, st content.Provider, entry ocispec.Descriptor, platform *ocispec.Platform) (ocispec.Descriptor, *ocispec.Index, error) {
 	body, err := st.ReadBlob(ctx, entry.Digest, manifest.MaxSize)
 	if err != nil {
 		return ocispec.Descriptor{}, nil, fmt.Errorf("reading index %s: %w", entry.Digest, err)
@@ -171,7 +136,7 @@ func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, p
 		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", entry.Digest, firstErr(err, errdefs.ErrInvalidArgument))
 	}
 	idx := parsed.Index
-	if isLone(idx) {
+	if graph.IsLone(idx) {
 		if !st.Has(ctx, idx.Manifests[0]) {
 			return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: manifest %s is not in the store: %w", entry.Digest, idx.Manifests[0].Digest, errdefs.ErrNotFound)
 		}
@@ -186,7 +151,7 @@ func pickChild(ctx context.Context, st *store.Store, entry ocispec.Descriptor, p
 
 // choose picks the present manifest of idx for platform (nil: the host's,
 // else any present one, the platform the user pulled explicitly).
-func choose(ctx context.Context, st *store.Store, idx *ocispec.Index, platform *ocispec.Platform) (ocispec.Descriptor, error) {
+func choose(ctx context.Context, st content.Provider, idx *ocispec.Index, platform *ocispec.Platform) (ocispec.Descriptor, error) {
 	present := ocispec.Index{Versioned: idx.Versioned, MediaType: idx.MediaType}
 	for _, m := range idx.Manifests {
 		if st.Has(ctx, m) {
@@ -215,7 +180,7 @@ func choose(ctx context.Context, st *store.Store, idx *ocispec.Index, platform *
 // Missing lists the blobs of img that are not in the store (absent, or not
 // a regular file of the descriptor's size), skipping
 // non-distributable layers, which a pull records but does not fetch.
-func Missing(ctx context.Context, st *store.Store, img *Image) []ocispec.Descriptor {
+func Missing(ctx context.Context, st content.Provider, img *Image) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
 	for _, l := range img.Manifest.Layers {
 		if manifest.IsForeign(l.MediaType) {
@@ -230,7 +195,7 @@ func Missing(ctx context.Context, st *store.Store, img *Image) []ocispec.Descrip
 
 // List loads every image recorded in the store, in index.json order. An
 // entry that cannot be loaded is reported in errs rather than hiding the rest.
-func List(ctx context.Context, st *store.Store) (imgs []*Image, errs []error) {
+func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 	entries, err := st.Images(ctx)
 	if err != nil {
 		return nil, []error{err}

@@ -16,12 +16,12 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/safefs"
 	"github.com/imagec/imagec/manifest"
-	"github.com/imagec/imagec/store"
 )
 
 // dirName is the layer area inside the store's private directory.
@@ -31,7 +31,7 @@ const dirName = "layers"
 // holding diff/ (the layer's files), record (what diff/ held when it was
 // made; see record.go) and parent (the parent's chain ID).
 type Store struct {
-	blobs *store.Store
+	blobs *local.Store
 	dir   string
 }
 
@@ -39,7 +39,7 @@ type Store struct {
 // The layer area must be a real directory: unpack builds trees in it and gc
 // removes what it finds there, so a symlink planted in its place (pointing
 // anywhere on the machine) would turn both loose outside the store.
-func Open(st *store.Store) (*Store, error) {
+func Open(st *local.Store) (*Store, error) {
 	rel := ".imagec/" + dirName
 	if err := safefs.New(st.Root()).MkdirAll(rel, 0o700); err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
@@ -146,7 +146,7 @@ func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool, dryRun b
 
 // LiveChains is the set of chain IDs of every image named in the store,
 // found by the same walk garbage collection marks blobs by.
-func LiveChains(ctx context.Context, st *store.Store) (map[digest.Digest]bool, error) {
+func LiveChains(ctx context.Context, st *local.Store) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
 	err := gc.ForEachImage(ctx, st, func(m *ocispec.Manifest) error {
 		raw, err := st.ReadBlob(ctx, m.Config.Digest, manifest.MaxSize)

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry"
@@ -25,14 +26,13 @@ import (
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 var amd64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
 
 type env struct {
 	reg *testregistry.Registry
-	st  *store.Store
+	st  *local.Store
 	ls  *layers.Store
 	p   *pull.Puller
 }
@@ -40,7 +40,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	reg := testregistry.Start(t)
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestStaleRootfsRemoved(t *testing.T) {
 // build trees through it and gc would sweep what it points to.
 func TestOpenRefusesSymlinkedLayerArea(t *testing.T) {
 	t.Parallel()
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 // blobGetsOf is a fault that answers nothing itself but counts the blob
@@ -86,7 +86,7 @@ func TestBlobRetryBudgetPerEndpoint(t *testing.T) {
 	var atMirror, atRegistry atomic.Int32
 	mirror.Inject(blobGetsOf(bad, &atMirror), forBlob(bad, faultproxy.Status(faultproxy.Blob, 0, 503)))
 	e.proxy.Inject(blobGetsOf(bad, &atRegistry))
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

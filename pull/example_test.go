@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 // Pulling an image from a Go program.
 func Example() {
 	ctx := context.Background()
-	st, err := store.Open("/var/tmp/images")
+	st, err := local.Open("/var/tmp/images")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
 	"github.com/imagec/imagec/internal/testregistry"
@@ -28,7 +29,6 @@ import (
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
-	"github.com/imagec/imagec/store"
 )
 
 // faultEnv is a registry behind a fault-injecting proxy, an image pushed to
@@ -37,7 +37,7 @@ type faultEnv struct {
 	reg    *testregistry.Registry
 	proxy  *faultproxy.Proxy
 	img    *testregistry.Image
-	store  *store.Store
+	store  *local.Store
 	client *registry.Client
 	puller *pull.Puller
 	ref    reference.Reference
@@ -56,7 +56,7 @@ func newFaultEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...regi
 		t.Fatal(err)
 	}
 	proxy := faultproxy.Start(t, reg.URL)
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func newFaultEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...regi
 
 // verifyStore hashes every blob in the store: whatever happened, nothing
 // may be there under a digest it does not match.
-func verifyStore(t *testing.T, st *store.Store) {
+func verifyStore(t *testing.T, st *local.Store) {
 	t.Helper()
 	ctx := context.Background()
 	err := st.Walk(ctx, func(d digest.Digest, size int64) error {
@@ -281,7 +281,7 @@ func TestFaultSSRFRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := store.Open(t.TempDir())
+		st, _ := local.Open(t.TempDir())
 		_, err = pull.New(client, st).Pull(context.Background(), reference.MustParse("registry.example.com/x/y"))
 		if !errors.Is(err, errdefs.ErrDenied) || !strings.Contains(err.Error(), "realm") {
 			t.Fatalf("got %v, want the token realm refused", err)
@@ -303,7 +303,7 @@ func TestFaultSSRFRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := store.Open(t.TempDir())
+		st, _ := local.Open(t.TempDir())
 		_, err = pull.New(client, st).Pull(context.Background(), reference.MustParse("registry.example.com/x/y"))
 		if !errors.Is(err, errdefs.ErrDenied) || !strings.Contains(err.Error(), "internal address") {
 			t.Fatalf("got %v, want the redirect refused", err)
@@ -324,7 +324,7 @@ func TestFaultHTTPSToHTTPRedirectRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, _ := store.Open(t.TempDir())
+	st, _ := local.Open(t.TempDir())
 	_, err = pull.New(client, st).Pull(context.Background(), reference.MustParse(proxy.Host+"/x/y"))
 	if !errors.Is(err, errdefs.ErrUnsupported) || !strings.Contains(err.Error(), "https to http") {
 		t.Fatalf("got %v, want the downgrade refused", err)
@@ -431,7 +431,7 @@ func TestFaultsLeakNothing(t *testing.T) {
 		faultproxy.Reset(faultproxy.Blob, 2, 1000), faultproxy.Stall(faultproxy.Blob, 1, 1000),
 		faultproxy.Corrupt(faultproxy.Blob, 0, 10), faultproxy.Status(faultproxy.Blob, 0, 503),
 	} {
-		st, _ := store.Open(t.TempDir())
+		st, _ := local.Open(t.TempDir())
 		e.proxy.Clear()
 		e.proxy.Inject(f)
 		_, _ = pull.New(e.client, st).Pull(context.Background(), e.ref)

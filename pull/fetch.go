@@ -8,19 +8,18 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
-	"github.com/imagec/imagec/store"
 )
 
 type counter struct{ n atomic.Int64 }
@@ -131,7 +130,7 @@ func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string,
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
 func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts []registry.DownloadOption) error {
-	w, err := j.p.store.Writer(ctx, desc, store.WithWaiting(func() {
+	w, err := j.p.store.Writer(ctx, desc, content.WithWaiting(func() {
 		emit(progress.Event{ID: id, Action: progress.Waiting})
 	}))
 	if errors.Is(err, errdefs.ErrAlreadyExists) {
@@ -147,7 +146,7 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	srcs := j.sources(desc, emit, opts)
 	for i, src := range srcs {
 		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit)
-		if err == nil || errors.Is(err, syscall.ENOSPC) || ctx.Err() != nil || i == len(srcs)-1 {
+		if err == nil || errors.Is(err, errdefs.ErrDiskFull) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}
 		j.emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("%s failed, trying %s: %v", src.name, srcs[i+1].name, err)})
@@ -194,7 +193,7 @@ func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts [
 // verification starts once more from zero; every request, first, retried
 // or resumed, is spent from the source's one budget, so a blob that keeps
 // failing costs the client's attempts (default 5) requests per endpoint.
-func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) error {
+func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) error {
 	restarted := false
 	// restart throws away what was written and fetches once more from zero:
 	// the bytes may be stale partial data of an earlier run, or garbled in
@@ -211,9 +210,9 @@ func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocis
 	}
 	for {
 		opened, err := j.transfer(ctx, dl, desc, id, w, emit)
-		if errors.Is(err, syscall.ENOSPC) {
+		if errors.Is(err, errdefs.ErrDiskFull) {
 			// No retry can help; what was written stays for a resume.
-			return fmt.Errorf("disk full: no space left in store %s (free space and pull again to resume): %w", j.p.store.Root(), err)
+			return fmt.Errorf("%w (free space and pull again to resume)", err)
 		}
 		if err == nil {
 			emit(progress.Event{ID: id, Action: progress.VerifyingChecksum})
@@ -262,7 +261,7 @@ func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocis
 // A download slot is held only while bytes flow: waiting for another
 // writer's lock and the fsync of the commit happen outside it, so the next
 // blob's transfer overlaps them.
-func (j *job) transfer(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w *store.Writer, emit func(progress.Event)) (opened bool, err error) {
+func (j *job) transfer(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) (opened bool, err error) {
 	select {
 	case j.p.slots <- struct{}{}:
 		defer func() { <-j.p.slots }()

@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 // A public registry's manifest may not send imagec to an internal address
@@ -42,7 +42,7 @@ func TestForeignLayerURLOnInternalAddressSkippedForPublicRegistry(t *testing.T) 
 		t.Fatal(err)
 	}
 	t.Cleanup(client.Close)
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

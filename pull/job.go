@@ -309,7 +309,7 @@ func (j *job) record(ctx context.Context, entry ocispec.Descriptor, docs ...*doc
 			return fmt.Errorf("storing manifest %s: %w", d.desc.Digest, err)
 		}
 	}
-	if err := image.Record(ctx, j.p.store, j.ref.String(), entry); err != nil {
+	if err := j.p.store.SetImage(ctx, j.ref.String(), entry); err != nil {
 		return fmt.Errorf("recording %s: %w", j.ref, err)
 	}
 	return nil

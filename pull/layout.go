@@ -4,7 +4,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/content/graph"
 )
 
 // isOCI reports whether a document's media type is an OCI one, which every
@@ -13,9 +13,9 @@ func isOCI(mediaType string) bool {
 	return mediaType == ocispec.MediaTypeImageManifest || mediaType == ocispec.MediaTypeImageIndex
 }
 
-// wrapIndex is image.WrapIndex as a document to store beside the others.
+// wrapIndex is graph.WrapIndex as a document to store beside the others.
 func wrapIndex(original digest.Digest, children []ocispec.Descriptor) (*document, ocispec.Descriptor, error) {
-	body, entry, err := image.WrapIndex(original, children)
+	body, entry, err := graph.WrapIndex(original, children)
 	if err != nil {
 		return nil, ocispec.Descriptor{}, err
 	}

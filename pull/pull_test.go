@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry"
@@ -20,21 +21,20 @@ import (
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
-	"github.com/imagec/imagec/store"
 )
 
 var linuxAMD64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
 
 type env struct {
 	reg    *testregistry.Registry
-	store  *store.Store
+	store  *local.Store
 	puller *pull.Puller
 }
 
 func newEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...registry.Option) *env {
 	t.Helper()
 	reg := testregistry.Start(t, regOpts...)
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestPullWithAuth(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			other, _ := store.Open(t.TempDir())
+			other, _ := local.Open(t.TempDir())
 			_, err = pull.New(anon, other).Pull(context.Background(), ref)
 			if !errors.Is(err, errdefs.ErrUnauthorized) && !errors.Is(err, errdefs.ErrDenied) {
 				t.Fatalf("anonymous pull: %v, want unauthorized", err)
@@ -365,7 +365,7 @@ func TestPullWithAuth(t *testing.T) {
 func TestPullTLSUnknownAuthority(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t, testregistry.WithTLS())
-	st, _ := store.Open(t.TempDir())
+	st, _ := local.Open(t.TempDir())
 	c, err := registry.New()
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +454,7 @@ func TestLayerHookInOrder(t *testing.T) {
 		t.Fatalf("hook saw %v", seen)
 	}
 	boom := errors.New("boom")
-	other, _ := store.Open(t.TempDir())
+	other, _ := local.Open(t.TempDir())
 	c, _ := registry.New()
 	_, err = pull.New(c, other).Pull(context.Background(), e.ref(t, "hook/img"), pull.WithLayerHook(func(context.Context, int, ocispec.Descriptor, digest.Digest) error { return boom }))
 	if !errors.Is(err, boom) {

@@ -12,11 +12,11 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 // DefaultMaxConcurrentDownloads matches docker's default.
@@ -27,7 +27,7 @@ const DefaultMaxConcurrentDownloads = 3
 // and pulls in other processes share them through the store's ingest locks.
 type Puller struct {
 	client   *registry.Client
-	store    *store.Store
+	store    content.Store
 	parallel int
 
 	endpoints func(domain string) []Endpoint
@@ -57,7 +57,7 @@ func WithMaxConcurrentDownloads(n int) Option {
 }
 
 // New returns a Puller that fetches with client and records into st.
-func New(client *registry.Client, st *store.Store, opts ...Option) *Puller {
+func New(client *registry.Client, st content.Store, opts ...Option) *Puller {
 	p := &Puller{
 		client:   client,
 		store:    st,

@@ -123,12 +123,8 @@ func (j *job) diffID(ctx context.Context, d digest.Digest) (digest.Digest, error
 		return "", fmt.Errorf("layer %s: %v: %w", d, err, errdefs.ErrInvalidArgument)
 	}
 	defer zr.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
 	// A layer inflating beyond this is a decompression bomb, not a layer.
-	limit := max(j.p.inflateFloor, j.p.inflateRatio*info.Size())
+	limit := max(j.p.inflateFloor, j.p.inflateRatio*f.Size())
 	h := digest.Canonical.Digester()
 	n, err := io.Copy(h.Hash(), io.LimitReader(ctxReader{ctx, zr}, limit+1))
 	if err != nil {

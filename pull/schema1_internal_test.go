@@ -10,8 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/store"
 )
 
 func gzipped(t *testing.T, raw []byte) []byte {
@@ -36,7 +36,7 @@ func gzipped(t *testing.T, raw []byte) []byte {
 func TestSchema1DiffIDInflateBound(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,10 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/storetest"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
@@ -68,10 +70,11 @@ func TestForgedDigestNameIsRepulled(t *testing.T) {
 			push(t, e, "good/img", "v1", real)
 			forged, _ := attacker(t, e, f)
 			ref := e.ref(t, "good/img@"+real.ManifestDesc.Digest.String())
-			// Another program wrote this entry: the store takes any name.
-			if err := e.store.SetImage(ctx, ref.String(), forged); err != nil {
-				t.Fatal(err)
+			// The store refuses such a name; another program writes it.
+			if err := e.store.SetImage(ctx, ref.String(), forged); !errors.Is(err, errdefs.ErrDigestMismatch) {
+				t.Fatalf("SetImage of a name pinning other content = %v, want digest mismatch", err)
 			}
+			storetest.ForgeName(t, e.store.Root(), ref.String(), forged)
 			entry, _ := e.store.Image(ctx, ref.String())
 			if _, err := image.Load(ctx, e.store, entry, nil); !errors.Is(err, errdefs.ErrDigestMismatch) {
 				t.Fatalf("Load of a name pinning other content = %v, want digest mismatch", err)
@@ -101,11 +104,9 @@ func TestForgedSourceAnnotationIsRepulled(t *testing.T) {
 	real := newImage(t, 2, testregistry.Docker, testregistry.Gzip)
 	push(t, e, "good/img", "v1", real)
 	forged, _ := attacker(t, e, testregistry.Docker)
-	forged.Annotations = map[string]string{image.AnnotationSourceDigest: real.ManifestDesc.Digest.String()}
+	forged.Annotations = map[string]string{graph.AnnotationSourceDigest: real.ManifestDesc.Digest.String()}
 	ref := e.ref(t, "good/img:v1")
-	if err := e.store.SetImage(ctx, ref.String(), forged); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ForgeName(t, e.store.Root(), ref.String(), forged)
 	entry, _ := e.store.Image(ctx, ref.String())
 	img, err := image.Load(ctx, e.store, entry, nil)
 	if err != nil {
@@ -134,7 +135,7 @@ func TestForgedWrapperSourceIsRepulled(t *testing.T) {
 	if err := e.store.WriteBlob(ctx, real.ManifestDesc, real.Manifest); err != nil {
 		t.Fatal(err)
 	}
-	body, entry, err := image.WrapIndex(real.ManifestDesc.Digest, []ocispec.Descriptor{evil.ManifestDesc})
+	body, entry, err := graph.WrapIndex(real.ManifestDesc.Digest, []ocispec.Descriptor{evil.ManifestDesc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +143,7 @@ func TestForgedWrapperSourceIsRepulled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := e.ref(t, "good/img:v1")
-	if err := e.store.SetImage(ctx, ref.String(), entry); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ForgeName(t, e.store.Root(), ref.String(), entry)
 	res, err := e.puller.Pull(ctx, ref)
 	if err != nil {
 		t.Fatal(err)

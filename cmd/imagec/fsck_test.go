@@ -12,9 +12,9 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/internal/clitest"
 	"github.com/imagec/imagec/internal/testregistry"
-	"github.com/imagec/imagec/store"
 )
 
 // fsckStore builds a store holding one image (manifest, config, one layer)
@@ -23,7 +23,7 @@ func fsckStore(t *testing.T) (string, digest.Digest) {
 	t.Helper()
 	ctx := context.Background()
 	root := t.TempDir()
-	st, err := store.Open(root)
+	st, err := local.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}

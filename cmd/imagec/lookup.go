@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/reference"
-	"github.com/imagec/imagec/store"
 )
 
 // findImages resolves what a user typed to the images it names: a
 // reference ("alpine", "localhost:5000/x:1"), or an image ID or a unique
 // prefix of one, as docker accepts.
-func findImages(ctx context.Context, st *store.Store, arg string) ([]*image.Image, error) {
+func findImages(ctx context.Context, st *local.Store, arg string) ([]*image.Image, error) {
 	if ref, err := reference.Parse(arg); err == nil {
 		entry, err := st.Image(ctx, ref.String())
 		if err == nil {

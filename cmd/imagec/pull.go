@@ -9,6 +9,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/layers"
@@ -18,7 +19,6 @@ import (
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
-	"github.com/imagec/imagec/store"
 )
 
 // pullFlags are the flags of every command that may pull.
@@ -65,7 +65,7 @@ func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
 }
 
 // pull pulls ref into st, printing progress to w.
-func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*pull.Result, error) {
+func (pf *pullFlags) pull(ctx context.Context, g *globals, st *local.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*pull.Result, error) {
 	platform, err := pf.wantPlatform()
 	if err != nil {
 		return nil, err
@@ -109,7 +109,7 @@ func (pf *pullFlags) pull(ctx context.Context, g *globals, st *store.Store, ref 
 }
 
 // loadPulled reads back the image manifest a pull just fetched.
-func loadPulled(ctx context.Context, st *store.Store, res *pull.Result) (*image.Image, error) {
+func loadPulled(ctx context.Context, st *local.Store, res *pull.Result) (*image.Image, error) {
 	img, err := image.Load(ctx, st, res.Manifest, nil)
 	if err != nil {
 		return nil, err

@@ -4,11 +4,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/imagec/imagec/config"
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/credentials"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 // globals are the flags every command shares.
@@ -56,12 +56,12 @@ func newRootCommand() *cobra.Command {
 	return cmd
 }
 
-func (g *globals) openStore() (*store.Store, error) {
+func (g *globals) openStore() (*local.Store, error) {
 	root := g.root
 	if root == "" {
-		root = store.DefaultRoot()
+		root = local.DefaultRoot()
 	}
-	return store.Open(root)
+	return local.Open(root)
 }
 
 // loadConfig reads imagec's configuration file (mirrors and per-registry

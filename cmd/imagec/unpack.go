@@ -7,12 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
-	"github.com/imagec/imagec/store"
 )
 
 func newUnpackCommand(g *globals) *cobra.Command {
@@ -65,7 +65,7 @@ func newUnpackCommand(g *globals) *cobra.Command {
 // findOrPull returns the image arg names in the store, pulling it first
 // when the store does not have it (as docker run does). Progress goes to
 // stderr: stdout stays for what the command itself prints.
-func findOrPull(ctx context.Context, g *globals, st *store.Store, pf *pullFlags, arg string, opts ...pull.PullOption) (*image.Image, error) {
+func findOrPull(ctx context.Context, g *globals, st *local.Store, pf *pullFlags, arg string, opts ...pull.PullOption) (*image.Image, error) {
 	if pf.platform == "" {
 		imgs, err := findImages(ctx, st, arg)
 		if err == nil {

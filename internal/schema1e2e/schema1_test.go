@@ -15,6 +15,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
@@ -24,7 +25,6 @@ import (
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/store"
 )
 
 func TestPullSignedSchema1(t *testing.T) {
@@ -35,7 +35,7 @@ func TestPullSignedSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	st, err := store.Open(root)
+	st, err := local.Open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestSchema1ByWrongDigestIsRefused(t *testing.T) {
 			r.URL.RawPath = ""
 		},
 	})
-	st, err := store.Open(t.TempDir())
+	st, err := local.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

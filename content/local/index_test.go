@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestSetImage(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
-	a, b := "docker.io/library/alpine:latest", "localhost:5000/x@"+digest.FromString("x").String()
+	a, b := "docker.io/library/alpine:latest", "localhost:5000/x@"+manifestDesc("b").Digest.String()
 	descA := putManifest(s, "a")
 	descA.Annotations = map[string]string{"org.example": "kept"}
 	for _, step := range []struct {
@@ -223,4 +223,19 @@ func FuzzDecodeIndex(f *testing.F) {
 			t.Fatalf("round trip changed entry count %d -> %d", len(idx.Manifests), len(again.Manifests))
 		}
 	})
+}
+
+// A name that pins a digest must pin the digest of what it names.
+func TestSetImageRefusesNamePinningOtherDigest(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	other := putManifest(s, "other")
+	name := "localhost:5000/x@" + manifestDesc("real").Digest.String()
+	if err := s.SetImage(ctx, name, other); !errors.Is(err, errdefs.ErrDigestMismatch) {
+		t.Fatalf("SetImage(%s, %s) = %v, want digest mismatch", name, other.Digest, err)
+	}
+	if imgs, _ := s.Images(ctx); len(imgs) != 0 {
+		t.Errorf("names recorded: %+v", imgs)
+	}
 }

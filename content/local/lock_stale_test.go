@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 )
 
@@ -33,7 +34,7 @@ func TestWaiterRacesPrune(t *testing.T) {
 	var armed, fired atomic.Bool
 	var pruned int
 	var pruneErr error
-	rival := make(chan *Writer, 1)
+	rival := make(chan content.Writer, 1)
 	lockFileOpened = func(path string) {
 		if !strings.HasSuffix(path, lockSuffix) || !armed.Load() || !fired.CompareAndSwap(false, true) {
 			return
@@ -51,7 +52,7 @@ func TestWaiterRacesPrune(t *testing.T) {
 
 	ws, errs, _ := startWaiter(t, ctx, s, desc)
 	armed.Store(true) // the waiter's next attempt runs the race
-	var w2 *Writer
+	var w2 content.Writer
 	select {
 	case w2 = <-rival:
 	case <-time.After(30 * time.Second):
@@ -71,7 +72,7 @@ func TestWaiterRacesPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var w *Writer
+	var w content.Writer
 	select {
 	case w = <-ws:
 	case <-time.After(30 * time.Second):

@@ -1,16 +1,18 @@
-package image
+package graph
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
-	"github.com/imagec/imagec/store"
+	"github.com/imagec/imagec/reference"
 )
 
 // The repo digest (what a registry serves an image under, what a pull
@@ -33,45 +35,56 @@ import (
 // A wrapper that fails these is reported under its own digest, which no
 // registry serves, so a pull fetches the image again and renames it.
 
-// wrappedSource returns the document an imagec wrapper index names as its
-// origin, if idx is one.
-func wrappedSource(idx *ocispec.Index) (digest.Digest, bool) {
-	if idx == nil {
-		return "", false
+// RepoDigest returns the verified repo digest of the image entry names.
+// It fails only when entry's own document cannot be read.
+func RepoDigest(ctx context.Context, p content.Provider, entry ocispec.Descriptor) (digest.Digest, error) {
+	if !manifest.IsIndex(entry.MediaType) {
+		return entry.Digest, nil
 	}
-	d, err := digest.Parse(idx.Annotations[AnnotationSourceBlob])
-	return d, err == nil
-}
-
-// isLone reports whether idx is imagec's wrapper of a single manifest (the
-// registry served a manifest, not an index), which has no platform to
-// choose: it runs as what it is, whatever the host.
-func isLone(idx *ocispec.Index) bool {
-	_, wrapped := wrappedSource(idx)
-	return wrapped && len(idx.Manifests) == 1 && manifest.IsImage(idx.Manifests[0].MediaType)
-}
-
-// repoDigest is the verified repo digest of img, loaded from entry (whose
-// document parsed as idx when it is an index).
-func repoDigest(ctx context.Context, st *store.Store, entry ocispec.Descriptor, idx *ocispec.Index, img *Image) digest.Digest {
-	src, wrapped := wrappedSource(idx)
-	if !wrapped {
-		return entry.Digest
-	}
-	d, err := verifySource(ctx, st, src, idx, img)
+	body, err := p.ReadBlob(ctx, entry.Digest, manifest.MaxSize)
 	if err != nil {
-		return entry.Digest
+		return "", err
 	}
-	return d
+	parsed, err := manifest.Parse(entry.MediaType, body)
+	if err != nil || parsed.Index == nil {
+		return entry.Digest, nil
+	}
+	src, wrapped := Source(parsed.Index)
+	if !wrapped {
+		return entry.Digest, nil
+	}
+	d, err := verifySource(ctx, p, src, parsed.Index)
+	if err != nil {
+		return entry.Digest, nil
+	}
+	return d, nil
+}
+
+// CheckName fails, wrapping errdefs.ErrDigestMismatch, when name pins a
+// digest (repo@sha256:...) that is not the repo digest of entry's content.
+// Names with a tag only always pass.
+func CheckName(ctx context.Context, p content.Provider, name string, entry ocispec.Descriptor) error {
+	ref, err := reference.Parse(name)
+	if err != nil || ref.Digest() == "" {
+		return nil
+	}
+	repo, err := RepoDigest(ctx, p, entry)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", name, err)
+	}
+	if repo != ref.Digest() {
+		return fmt.Errorf("image %s: the name pins %s but its content is %s: %w", name, ref.Digest(), repo, errdefs.ErrDigestMismatch)
+	}
+	return nil
 }
 
 // verifySource checks that the stored document src yields the wrapper idx
 // and returns the digest the registry serves src under.
-func verifySource(ctx context.Context, st *store.Store, src digest.Digest, idx *ocispec.Index, img *Image) (digest.Digest, error) {
+func verifySource(ctx context.Context, p content.Provider, src digest.Digest, idx *ocispec.Index) (digest.Digest, error) {
 	if len(idx.Manifests) == 1 && idx.Manifests[0].Digest == src {
 		return src, nil // a Docker manifest: the child is the document itself
 	}
-	body, err := st.ReadBlob(ctx, src, manifest.MaxSize)
+	body, err := p.ReadBlob(ctx, src, manifest.MaxSize)
 	if err != nil {
 		return "", err
 	}
@@ -86,7 +99,7 @@ func verifySource(ctx context.Context, st *store.Store, src digest.Digest, idx *
 		}
 		return src, nil
 	case parsed.Schema1 != nil:
-		if err := checkSchema1(parsed.Schema1, idx, img); err != nil {
+		if err := checkSchema1(ctx, p, parsed.Schema1, idx); err != nil {
 			return "", fmt.Errorf("schema 1 manifest %s: %w", src, err)
 		}
 		return manifest.Digest(parsed.MediaType, body)
@@ -117,13 +130,23 @@ func samePlatform(a, b *ocispec.Platform) bool {
 		a.OSVersion == b.OSVersion && fmt.Sprint(a.OSFeatures) == fmt.Sprint(b.OSFeatures)
 }
 
-// checkSchema1 checks that img, the wrapper's one child, is the conversion
-// of s a pull makes: its non-empty layers bottom up, and the config built
-// from s's history for the diffIDs img's config holds.
-func checkSchema1(s *manifest.Schema1, idx *ocispec.Index, img *Image) error {
-	if img == nil || len(idx.Manifests) != 1 || img.ManifestDesc.Digest != idx.Manifests[0].Digest {
+// checkSchema1 checks that the wrapper's one child is the conversion of s a
+// pull makes: its non-empty layers bottom up, and the config built from s's
+// history for the diffIDs that config holds.
+func checkSchema1(ctx context.Context, p content.Provider, s *manifest.Schema1, idx *ocispec.Index) error {
+	if len(idx.Manifests) != 1 {
 		return fmt.Errorf("wrapper does not hold one converted manifest: %w", errdefs.ErrDigestMismatch)
 	}
+	child := idx.Manifests[0]
+	body, err := p.ReadBlob(ctx, child.Digest, manifest.MaxSize)
+	if err != nil {
+		return err
+	}
+	parsed, err := manifest.Parse(child.MediaType, body)
+	if err != nil || parsed.Image == nil {
+		return fmt.Errorf("converted manifest %s: %w", child.Digest, errdefs.ErrDigestMismatch)
+	}
+	m := parsed.Image
 	layers, err := s.Layers()
 	if err != nil {
 		return err
@@ -134,20 +157,28 @@ func checkSchema1(s *manifest.Schema1, idx *ocispec.Index, img *Image) error {
 			want = append(want, l.BlobSum)
 		}
 	}
-	if len(want) != len(img.Manifest.Layers) {
-		return fmt.Errorf("converted manifest has %d layers, the original %d: %w", len(img.Manifest.Layers), len(want), errdefs.ErrDigestMismatch)
+	if len(want) != len(m.Layers) {
+		return fmt.Errorf("converted manifest has %d layers, the original %d: %w", len(m.Layers), len(want), errdefs.ErrDigestMismatch)
 	}
-	for i, l := range img.Manifest.Layers {
+	for i, l := range m.Layers {
 		if l.Digest != want[i] {
 			return fmt.Errorf("converted manifest layer %d is %s, the original's %s: %w", i, l.Digest, want[i], errdefs.ErrDigestMismatch)
 		}
 	}
-	cfg, err := manifest.Schema1Config(s, img.Config.RootFS.DiffIDs)
+	raw, err := p.ReadBlob(ctx, m.Config.Digest, manifest.MaxSize)
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(cfg, img.ConfigRaw) {
-		return fmt.Errorf("config %s is not the one the original yields: %w", img.Manifest.Config.Digest, errdefs.ErrDigestMismatch)
+	var cfg ocispec.Image
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
+	}
+	built, err := manifest.Schema1Config(s, cfg.RootFS.DiffIDs)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(built, raw) {
+		return fmt.Errorf("config %s is not the one the original yields: %w", m.Config.Digest, errdefs.ErrDigestMismatch)
 	}
 	return nil
 }

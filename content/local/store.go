@@ -7,7 +7,7 @@
 // Every mutation is safe against concurrent goroutines and processes: blob
 // ingest and index.json updates are serialised with flock(2), and files
 // become visible only through an atomic rename after fsync.
-package store
+package local
 
 import (
 	// sha256 is linked by go-digest; sha384/sha512 are registered here so

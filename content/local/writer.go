@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"context"
@@ -13,23 +13,10 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/safefs"
 )
-
-// WriterOption configures Store.Writer.
-type WriterOption func(*writerOptions)
-
-type writerOptions struct {
-	onWait func()
-}
-
-// WithWaiting sets a function called once if the writer has to wait for
-// another writer of the same blob (in this process or another) to finish, so
-// a UI can report "Waiting". Default: nothing is called.
-func WithWaiting(f func()) WriterOption {
-	return func(o *writerOptions) { o.onWait = f }
-}
 
 // Writer ingests one blob: bytes go straight to a file under
 // .imagec/ingest/<alg>-<hex>/data while being hashed, and Commit moves the
@@ -59,8 +46,8 @@ type Writer struct {
 // kept: it is re-hashed and Offset reports where to resume (for example with
 // an HTTP Range request). Partial data longer than desc.Size cannot be a
 // prefix of the blob and is discarded.
-func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...WriterOption) (*Writer, error) {
-	var o writerOptions
+func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...content.WriterOption) (content.Writer, error) {
+	var o content.WriterOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -77,9 +64,9 @@ func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...Wri
 	}
 	dir := ingestDir + "/" + string(desc.Digest.Algorithm()) + "-" + desc.Digest.Encoded()
 	s.clearNonDir(dir)
-	lock, err := s.acquireLock(ctx, dir+"/lock", o.onWait)
+	lock, err := s.acquireLock(ctx, dir+"/lock", o.OnWait)
 	if err != nil {
-		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
+		return nil, diskFull(s.root, fmt.Errorf("ingest blob %s: %w", desc.Digest, err))
 	}
 	// The previous holder may have committed while we waited.
 	if s.Has(ctx, desc) {
@@ -90,7 +77,7 @@ func (s *Store) Writer(ctx context.Context, desc ocispec.Descriptor, opts ...Wri
 	data, err := s.openIngestData(dir + "/data")
 	if err != nil {
 		lock.release()
-		return nil, fmt.Errorf("ingest blob %s: %w", desc.Digest, err)
+		return nil, diskFull(s.root, fmt.Errorf("ingest blob %s: %w", desc.Digest, err))
 	}
 	dg := desc.Digest.Algorithm().Digester()
 	w := &Writer{store: s, desc: desc, dir: dir, lock: lock, data: data, digester: dg, hash: dg.Hash()}
@@ -308,7 +295,17 @@ func (w *Writer) Close() error {
 }
 
 func (w *Writer) errorf(format string, args ...any) error {
-	return fmt.Errorf("ingest blob %s: "+format, append([]any{w.desc.Digest}, args...)...)
+	err := fmt.Errorf("ingest blob %s: "+format, append([]any{w.desc.Digest}, args...)...)
+	return diskFull(w.store.root, err)
+}
+
+// diskFull marks an error caused by a full filesystem (or an exhausted
+// quota) with errdefs.ErrDiskFull, saying which store it is.
+func diskFull(root string, err error) error {
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		return fmt.Errorf("no space left in store %s: %w: %w", root, err, errdefs.ErrDiskFull)
+	}
+	return err
 }
 
 // PruneIngest removes the partial downloads that no writer is using (their

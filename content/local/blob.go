@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/safefs"
 )
@@ -52,7 +53,7 @@ func (s *Store) Has(ctx context.Context, desc ocispec.Descriptor) bool {
 // errdefs.ErrNotFound (also when the path holds anything but a regular
 // file). The content is not verified; use ReadBlob or hash while reading
 // when the file may have been tampered with.
-func (s *Store) Open(ctx context.Context, d digest.Digest) (*os.File, error) {
+func (s *Store) Open(ctx context.Context, d digest.Digest) (content.Reader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -60,12 +61,21 @@ func (s *Store) Open(ctx context.Context, d digest.Digest) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, _, err := s.fs.OpenRegular(rel)
+	f, fi, err := s.fs.OpenRegular(rel)
 	if err != nil {
 		return nil, blobErr("open", d, err)
 	}
-	return f, nil
+	return &blobReader{File: f, size: fi.Size()}, nil
 }
+
+// blobReader is an open blob file. Stat stays reachable (through the
+// embedded file) for callers that need the file's identity, such as fsck.
+type blobReader struct {
+	*os.File
+	size int64
+}
+
+func (b *blobReader) Size() int64 { return b.size }
 
 // ReadBlob reads the whole of blob d, which must be at most max bytes
 // (errdefs.ErrTooLarge otherwise), and verifies it hashes to d
@@ -80,12 +90,8 @@ func (s *Store) ReadBlob(ctx context.Context, d digest.Digest, max int64) ([]byt
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, blobErr("read", d, err)
-	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("read blob %s: size %d exceeds limit %d: %w", d, fi.Size(), max, errdefs.ErrTooLarge)
+	if f.Size() > max {
+		return nil, fmt.Errorf("read blob %s: size %d exceeds limit %d: %w", d, f.Size(), max, errdefs.ErrTooLarge)
 	}
 	// The size check above is advisory (the file could grow); the limited
 	// read is what actually bounds memory.

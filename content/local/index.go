@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 )
 
@@ -43,7 +44,9 @@ func (s *Store) Image(ctx context.Context, name string) (ocispec.Descriptor, err
 
 // SetImage records desc under name, replacing any entry already named so
 // (in place, keeping the order of the others). The blob desc points at must
-// be in the store with desc's size (errdefs.ErrNotFound otherwise). desc's annotations are kept
+// be in the store with desc's size (errdefs.ErrNotFound otherwise), and a
+// name that pins a digest must pin the repo digest of desc's content
+// (graph.CheckName; errdefs.ErrDigestMismatch otherwise). desc's annotations are kept
 // and its ref.name annotation set to name; desc itself is not modified. The
 // read-modify-write of index.json runs under an exclusive lock on
 // .imagec/index.lock, so concurrent updates from any process are not lost.
@@ -62,6 +65,10 @@ func (s *Store) SetImage(ctx context.Context, name string, desc ocispec.Descript
 	// size the descriptor states, verified when it was committed.
 	if !s.Has(ctx, desc) {
 		return fmt.Errorf("set image %s: %s (%d bytes) is not in the store: %w", name, desc.Digest, desc.Size, errdefs.ErrNotFound)
+	}
+	// ... and a name that pins a digest pins the content's.
+	if err := graph.CheckName(ctx, s, name, desc); err != nil {
+		return fmt.Errorf("set image: %w", err)
 	}
 	desc.Annotations = maps.Clone(desc.Annotations)
 	if desc.Annotations == nil {

@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 )
 
@@ -52,7 +53,7 @@ func TestWriterConformance(t *testing.T) {
 	}
 }
 
-func mustWriter(t *testing.T, s *Store, desc ocispec.Descriptor, opts ...WriterOption) *Writer {
+func mustWriter(t *testing.T, s *Store, desc ocispec.Descriptor, opts ...content.WriterOption) content.Writer {
 	t.Helper()
 	w, err := s.Writer(context.Background(), desc, opts...)
 	if err != nil {
@@ -62,7 +63,7 @@ func mustWriter(t *testing.T, s *Store, desc ocispec.Descriptor, opts ...WriterO
 	return w
 }
 
-func mustWrite(t *testing.T, w *Writer, p []byte) {
+func mustWrite(t *testing.T, w content.Writer, p []byte) {
 	t.Helper()
 	if n, err := w.Write(p); err != nil || n != len(p) {
 		t.Fatalf("Write(%d bytes) = %d, %v", len(p), n, err)
@@ -310,13 +311,13 @@ func testAlreadyExists(t *testing.T, s *Store) {
 
 // startWaiter opens a second writer in a goroutine and returns once it is
 // blocked on the lock.
-func startWaiter(t *testing.T, ctx context.Context, s *Store, desc ocispec.Descriptor) (<-chan *Writer, <-chan error, *atomic.Int32) {
+func startWaiter(t *testing.T, ctx context.Context, s *Store, desc ocispec.Descriptor) (<-chan content.Writer, <-chan error, *atomic.Int32) {
 	t.Helper()
 	var calls atomic.Int32
 	waiting := make(chan struct{})
-	ws, errs := make(chan *Writer, 1), make(chan error, 1)
+	ws, errs := make(chan content.Writer, 1), make(chan error, 1)
 	go func() {
-		w, err := s.Writer(ctx, desc, WithWaiting(func() {
+		w, err := s.Writer(ctx, desc, content.WithWaiting(func() {
 			if calls.Add(1) == 1 {
 				close(waiting)
 			}

@@ -1,4 +1,4 @@
-package store
+package local
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 )
 
@@ -72,7 +73,7 @@ func TestWriterLockHeldByKilledProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait()
-	var w *Writer
+	var w content.Writer
 	select {
 	case w = <-ws:
 	case <-time.After(10 * time.Second):
