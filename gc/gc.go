@@ -13,7 +13,6 @@ import (
 	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/manifest"
 )
 
 // Report says what a collection removed.
@@ -120,59 +119,28 @@ func ForEachImage(ctx context.Context, st content.Store, fn func(*ocispec.Manife
 	return walk(ctx, st, map[digest.Digest]bool{}, fn)
 }
 
-func walk(ctx context.Context, st content.Store, seen map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
+// walk marks in live every digest the graph reaches from the store's
+// names. A document that is stored but cannot be read stops it: what it
+// references is unknown, so nothing may be collected.
+func walk(ctx context.Context, st content.Store, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
 	entries, err := st.Images(ctx)
 	if err != nil {
 		return err
 	}
+	w := graph.NewWalker(st)
 	for _, e := range entries {
-		if err := mark(ctx, st, e, seen, fn); err != nil {
+		err := w.Walk(ctx, e, func(ctx context.Context, n graph.Node) (bool, error) {
+			live[n.Desc.Digest] = true
+			if n.Err != nil {
+				return false, n.Err
+			}
+			if fn != nil && n.Doc != nil && n.Doc.Image != nil {
+				return true, fn(n.Doc.Image)
+			}
+			return true, nil
+		})
+		if err != nil {
 			return fmt.Errorf("gc: image %s: %w (run imagec fsck)", e.Annotations[ocispec.AnnotationRefName], err)
-		}
-	}
-	return nil
-}
-
-func mark(ctx context.Context, st content.Store, desc ocispec.Descriptor, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
-	if live[desc.Digest] {
-		return nil
-	}
-	live[desc.Digest] = true
-	if !manifest.IsIndex(desc.MediaType) && !manifest.IsImage(desc.MediaType) {
-		return nil
-	}
-	if _, err := st.Info(ctx, desc.Digest); errors.Is(err, errdefs.ErrNotFound) {
-		return nil // an index child that was not pulled
-	}
-	body, err := st.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
-	if err != nil {
-		return err
-	}
-	parsed, err := manifest.Parse(desc.MediaType, body)
-	if err != nil {
-		return err
-	}
-	switch {
-	case parsed.Index != nil:
-		for _, m := range parsed.Index.Manifests {
-			if err := mark(ctx, st, m, live, fn); err != nil {
-				return err
-			}
-		}
-		// After the children: for a Docker manifest the original is the
-		// child itself, which must be walked, not just kept.
-		if src := parsed.Index.Annotations[graph.AnnotationSourceBlob]; src != "" {
-			if d, err := digest.Parse(src); err == nil {
-				live[d] = true
-			}
-		}
-	case parsed.Image != nil:
-		live[parsed.Image.Config.Digest] = true
-		for _, l := range parsed.Image.Layers {
-			live[l.Digest] = true
-		}
-		if fn != nil {
-			return fn(parsed.Image)
 		}
 	}
 	return nil
