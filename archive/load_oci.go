@@ -70,8 +70,8 @@ func (l *loader) ociImage(ctx context.Context, e ocispec.Descriptor, archived ma
 		}
 		names = []string{ref.String()}
 	}
-	wk := walker{st: l.st, docs: map[digest.Digest][]byte{}, seen: map[digest.Digest]bool{}}
-	if err := wk.walk(ctx, e, 0); err != nil {
+	wk := newCollector(l.st)
+	if err := wk.collect(ctx, e); err != nil {
 		return pendingImage{}, err
 	}
 	for _, m := range wk.manifests {

@@ -172,9 +172,7 @@ func newDockerImage(ctx context.Context, st content.View, img *image.Image) (*do
 // names, and every blob they reach that the store holds.
 func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) error {
 	var entries []ocispec.Descriptor
-	var blobs []ocispec.Descriptor
-	docs := map[digest.Digest][]byte{}
-	seen := map[digest.Digest]bool{}
+	c := newCollector(st)
 	named := map[string]bool{}
 	for _, name := range names {
 		if named[name] {
@@ -186,11 +184,9 @@ func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) 
 			return fmt.Errorf("save %s: %w", name, err)
 		}
 		entries = append(entries, entry)
-		wk := walker{st: st, docs: docs, seen: seen}
-		if err := wk.walk(ctx, entry, 0); err != nil {
+		if err := c.collect(ctx, entry); err != nil {
 			return fmt.Errorf("save %s: %w", name, err)
 		}
-		blobs = append(blobs, wk.blobs...)
 	}
 	layout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	if err != nil {
@@ -211,8 +207,8 @@ func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) 
 	if err := tw.file(ociIndexFile, index); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	for _, b := range blobs {
-		if body, ok := docs[b.Digest]; ok {
+	for _, b := range c.blobs {
+		if body, ok := c.docs[b.Digest]; ok {
 			// Already read and verified while walking.
 			if err := tw.file(blobPath(string(b.Digest.Algorithm()), b.Digest.Encoded()), body); err != nil {
 				return fmt.Errorf("save: %w", err)
@@ -229,118 +225,57 @@ func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) 
 	return nil
 }
 
-// maxDepth bounds how deeply indexes may nest below an index.json entry.
-const maxDepth = 8
-
-// walker collects the blobs an index.json entry reaches, as garbage
+// collector gathers the blobs index.json entries reach, as garbage
 // collection marks them: present index children, configs, layers, and the
-// registry's original document an imagec index keeps.
-type walker struct {
-	st    content.View
-	docs  map[digest.Digest][]byte // manifests and indexes read on the way
-	seen  map[digest.Digest]bool   // blobs already listed, across images
+// registry's original document an imagec index keeps. Everything an image
+// needs must be present with its descriptor's size; what a pull may leave
+// out (other platforms, foreign layers) may be absent.
+type collector struct {
+	w     *graph.Walker
+	docs  map[digest.Digest][]byte // documents read on the way, verified
 	blobs []ocispec.Descriptor
 	// manifests are the image manifests reached, for checks on their layers.
 	manifests []*ocispec.Manifest
 }
 
-func (w *walker) add(d ocispec.Descriptor) bool {
-	if w.seen[d.Digest] {
-		return false
-	}
-	w.seen[d.Digest] = true
-	w.blobs = append(w.blobs, d)
-	return true
+func newCollector(st content.Provider) *collector {
+	return &collector{w: graph.NewWalker(st), docs: map[digest.Digest][]byte{}}
 }
 
-func (w *walker) walk(ctx context.Context, desc ocispec.Descriptor, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("indexes nest deeper than %d at %s: %w", maxDepth, desc.Digest, errdefs.ErrUnsupported)
+// collect walks entry, adding what it reaches (and was not reached
+// before) to c.blobs.
+func (c *collector) collect(ctx context.Context, entry ocispec.Descriptor) error {
+	if !manifest.IsIndex(entry.MediaType) && !manifest.IsImage(entry.MediaType) {
+		return fmt.Errorf("%s has media type %q, not a manifest or index: %w", entry.Digest, entry.MediaType, errdefs.ErrUnsupported)
 	}
-	if !manifest.IsIndex(desc.MediaType) && !manifest.IsImage(desc.MediaType) {
-		return fmt.Errorf("%s has media type %q, not a manifest or index: %w", desc.Digest, desc.MediaType, errdefs.ErrUnsupported)
-	}
-	if w.seen[desc.Digest] {
-		return nil
-	}
-	body, err := w.st.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
-	if err != nil {
-		return err
-	}
-	if int64(len(body)) != desc.Size {
-		return sizeMismatch(desc, int64(len(body)))
-	}
-	parsed, err := manifest.Parse(desc.MediaType, body)
-	if err != nil {
-		return fmt.Errorf("%s: %w", desc.Digest, err)
-	}
-	w.docs[desc.Digest] = body
-	w.add(ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: int64(len(body))})
-	switch {
-	case parsed.Index != nil:
-		for _, child := range parsed.Index.Manifests {
-			if _, err := w.st.Info(ctx, child.Digest); errors.Is(err, errdefs.ErrNotFound) {
-				continue // a platform that was not pulled
-			}
-			if err := w.walk(ctx, child, depth+1); err != nil {
-				return err
-			}
+	return c.w.Walk(ctx, entry, func(ctx context.Context, n graph.Node) (bool, error) {
+		switch {
+		case n.Err != nil:
+			return false, n.Err
+		case n.Stored >= 0 && !n.Present():
+			return false, sizeMismatch(n.Desc, n.Stored)
+		case !n.Present() && n.Optional():
+			return false, nil // not pulled, as in the store
+		case !n.Present() && n.Parent == "":
+			return false, fmt.Errorf("%s %s: %w", n.Role, n.Desc.Digest, errdefs.ErrNotFound)
+		case !n.Present():
+			return false, fmt.Errorf("%s %s of %s: %w", n.Role, n.Desc.Digest, n.Parent, errdefs.ErrNotFound)
 		}
-		if src := parsed.Index.Annotations[graph.AnnotationSourceBlob]; src != "" {
-			if err := w.sourceBlob(ctx, src); err != nil {
-				return err
-			}
+		d := ocispec.Descriptor{MediaType: n.Desc.MediaType, Digest: n.Desc.Digest, Size: n.Stored}
+		if d.MediaType == "" {
+			d.MediaType = "application/octet-stream"
 		}
-	case parsed.Image != nil:
-		w.manifests = append(w.manifests, parsed.Image)
-		if err := w.present(ctx, parsed.Image.Config); err != nil {
-			return fmt.Errorf("config of manifest %s: %w", desc.Digest, err)
+		c.blobs = append(c.blobs, d)
+		if n.Body != nil {
+			c.docs[n.Desc.Digest] = n.Body
 		}
-		w.add(parsed.Image.Config)
-		for _, l := range parsed.Image.Layers {
-			err := w.present(ctx, l)
-			if errors.Is(err, errdefs.ErrNotFound) && manifest.IsForeign(l.MediaType) {
-				continue // recorded but not downloaded, as in the store
-			}
-			if err != nil {
-				return fmt.Errorf("layer %s of manifest %s: %w", l.Digest, desc.Digest, err)
-			}
-			w.add(l)
+		if n.Doc != nil && n.Doc.Image != nil {
+			c.manifests = append(c.manifests, n.Doc.Image)
 		}
-	}
-	return nil
-}
-
-// present checks that the blob d describes is in the store with d's size.
-func (w *walker) present(ctx context.Context, d ocispec.Descriptor) error {
-	size, err := w.st.Info(ctx, d.Digest)
-	if err != nil {
-		return err
-	}
-	if size != d.Size {
-		return sizeMismatch(d, size)
-	}
-	return nil
+		return true, nil
+	})
 }
 
 func sizeMismatch(d ocispec.Descriptor, have int64) error {
 	return fmt.Errorf("%s is %d bytes but its descriptor says %d: %w", d.Digest, have, d.Size, errdefs.ErrSizeMismatch)
-}
-
-// sourceBlob adds the original document named by an imagec index, when the
-// store has it, so the archive loads back into the same store state.
-func (w *walker) sourceBlob(ctx context.Context, src string) error {
-	d, err := digest.Parse(src)
-	if err != nil || w.seen[d] {
-		return nil
-	}
-	size, err := w.st.Info(ctx, d)
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	w.add(ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: size})
-	return nil
 }
