@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,9 +14,6 @@ import (
 	"github.com/imagec/imagec/errdefs"
 )
 
-// blobsDir is the OCI layout's blob directory, relative to the store root.
-const blobsDir = ocispec.ImageBlobsDir
-
 // hashBufSize is the read size while hashing: large enough that the read
 // syscalls cost little next to the hashing. One buffer serves the whole check.
 const hashBufSize = 1 << 20
@@ -26,7 +21,7 @@ const hashBufSize = 1 << 20
 // blobState is what the scan found in the file of one blob.
 type blobState struct {
 	size int64
-	file fs.FileInfo
+	file local.FileID
 	// bad is KindCorruptBlob or KindUnreadableBlob; empty when the content
 	// hashes to the digest.
 	bad Kind
@@ -41,9 +36,13 @@ type tracked struct {
 	// removable whether repair should remove the name.
 	entry     ocispec.Descriptor
 	removable bool
-	// file identifies what was found at Path or at the blob's path, so
-	// repair deletes that file and not one put there since.
-	file fs.FileInfo
+	// rel and file say what was found where (relative to the store root),
+	// so repair deletes that file and not one put there since; rel is ""
+	// when there is nothing to delete.
+	rel  string
+	file local.FileID
+	// layer is what was found at a corrupt unpacked layer's directory.
+	layer fs.FileInfo
 }
 
 type blobKey struct {
@@ -58,7 +57,6 @@ type checker struct {
 	problems []*tracked
 	byBlob   map[blobKey]*tracked
 	blobs    map[digest.Digest]*blobState
-	memo     map[memoKey][]fault
 	buf      []byte
 }
 
@@ -67,7 +65,6 @@ func newChecker(st *local.Store) *checker {
 		st:     st,
 		byBlob: map[blobKey]*tracked{},
 		blobs:  map[digest.Digest]*blobState{},
-		memo:   map[memoKey][]fault{},
 	}
 }
 
@@ -91,61 +88,34 @@ func (c *checker) blobProblem(kind Kind, d digest.Digest, detail string) *tracke
 // scanBlobs verifies every file under blobs/ and reports those that do not
 // hash to their names and those that are not blobs at all.
 func (c *checker) scanBlobs(ctx context.Context) error {
-	root := c.st.Root()
-	algs, err := os.ReadDir(filepath.Join(root, blobsDir))
-	if err != nil {
-		return fmt.Errorf("fsck %s: %w", root, err)
+	err := c.st.ScanBlobs(ctx, func(e local.BlobEntry) error {
+		if e.Digest == "" {
+			c.add(&tracked{Problem: Problem{Kind: KindStrayFile, Path: e.Rel, Detail: e.Stray}, rel: e.Rel, file: e.File.ID})
+			return nil
+		}
+		return c.scanBlob(ctx, e)
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("fsck %s: %w", c.st.Root(), err)
 	}
-	for _, a := range algs {
-		rel := filepath.Join(blobsDir, a.Name())
-		alg := digest.Algorithm(a.Name())
-		if a.IsDir() && !alg.Available() {
-			// Another tool's blobs under an algorithm imagec cannot
-			// verify: neither judged nor touched.
-			continue
-		}
-		if !a.IsDir() {
-			c.stray(rel, "not a digest algorithm directory")
-			continue
-		}
-		entries, err := os.ReadDir(filepath.Join(root, rel))
-		if err != nil {
-			return fmt.Errorf("fsck %s: %w", root, err)
-		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := c.scanBlob(ctx, alg, e, filepath.Join(rel, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return err
 }
 
-func (c *checker) scanBlob(ctx context.Context, alg digest.Algorithm, e fs.DirEntry, rel string) error {
-	d := digest.NewDigestFromEncoded(alg, e.Name())
-	if d.Validate() != nil {
-		c.stray(rel, "not named by a valid "+string(alg)+" digest")
-		return nil
-	}
-	if !e.Type().IsRegular() {
+func (c *checker) scanBlob(ctx context.Context, e local.BlobEntry) error {
+	d := e.Digest
+	c.report.Blobs++
+	if !e.File.Regular() {
 		// A symlink (or a directory, a device) where a blob belongs is not
 		// the blob, whatever it points to: corrupt, and deleted on repair.
-		fi, err := os.Lstat(filepath.Join(c.st.Root(), rel))
-		if err != nil {
-			return nil // gone already
-		}
-		c.blobs[d] = &blobState{file: fi, bad: KindCorruptBlob}
-		p := c.blobProblem(KindCorruptBlob, d, fmt.Sprintf("not a regular file (%s)", typeName(fi.Mode())))
-		p.file = fi
-		c.report.Blobs++
+		c.blobs[d] = &blobState{file: e.File.ID, bad: KindCorruptBlob}
+		p := c.blobProblem(KindCorruptBlob, d, fmt.Sprintf("not a regular file (a %s)", e.File.Type))
+		p.rel, p.file = e.Rel, e.File.ID
 		return nil
 	}
-	size, got, fi, err := c.hashFile(ctx, d)
+	size, got, err := c.hashBlob(ctx, d)
 	switch {
 	case errors.Is(err, errdefs.ErrNotFound):
+		c.report.Blobs--
 		return nil // removed while scanning: nothing left to check
 	case errors.Is(err, fs.ErrPermission):
 		// Every blob would look unreadable: the check as a whole is moot.
@@ -153,75 +123,47 @@ func (c *checker) scanBlob(ctx context.Context, alg digest.Algorithm, e fs.DirEn
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
-		c.blobs[d] = &blobState{size: size, file: fi, bad: KindUnreadableBlob}
+		c.blobs[d] = &blobState{size: size, file: e.File.ID, bad: KindUnreadableBlob}
 		c.blobProblem(KindUnreadableBlob, d, fmt.Sprintf("cannot read it to verify: %v", err))
-		c.report.Blobs++
 		return nil
 	}
-	c.report.Blobs++
-	st := &blobState{size: size, file: fi}
+	st := &blobState{size: size, file: e.File.ID}
 	c.blobs[d] = st
 	if got != d {
 		st.bad = KindCorruptBlob
 		p := c.blobProblem(KindCorruptBlob, d, fmt.Sprintf("content (%d bytes) hashes to %s", size, got))
-		p.file = fi
+		p.rel, p.file = e.Rel, e.File.ID
 	}
 	return nil
 }
 
-// hashFile hashes blob d as a stream, opened as the store opens blobs (no
-// symlinks followed), and returns its size, its digest and its FileInfo.
-func (c *checker) hashFile(ctx context.Context, d digest.Digest) (int64, digest.Digest, fs.FileInfo, error) {
-	alg := d.Algorithm()
+// hashBlob hashes blob d as a stream and returns its size and digest.
+func (c *checker) hashBlob(ctx context.Context, d digest.Digest) (int64, digest.Digest, error) {
 	f, err := c.st.Open(ctx, d)
 	if err != nil {
-		return 0, "", nil, err
+		return 0, "", err
 	}
 	defer f.Close()
-	fi, err := f.(interface{ Stat() (fs.FileInfo, error) }).Stat()
-	if err != nil {
-		return 0, "", nil, err
-	}
 	if c.buf == nil {
 		c.buf = make([]byte, hashBufSize)
 	}
 	// A plain read loop rather than io.Copy: it checks ctx between chunks,
 	// so a cancelled check does not finish hashing a multi-gigabyte layer.
-	dg := alg.Digester()
+	dg := d.Algorithm().Digester()
 	h := dg.Hash()
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return n, "", fi, err
+			return n, "", err
 		}
 		m, err := f.Read(c.buf)
 		h.Write(c.buf[:m])
 		n += int64(m)
 		if err == io.EOF {
-			return n, dg.Digest(), fi, nil
+			return n, dg.Digest(), nil
 		}
 		if err != nil {
-			return n, "", fi, err
+			return n, "", err
 		}
 	}
-}
-
-// typeName names a file type for messages.
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a directory"
-	}
-	return "type " + m.Type().String()
-}
-
-// stray records rel (relative to the store root) as a stray file.
-func (c *checker) stray(rel, why string) {
-	fi, err := os.Lstat(filepath.Join(c.st.Root(), rel))
-	if err != nil {
-		return // gone already
-	}
-	c.add(&tracked{Problem: Problem{Kind: KindStrayFile, Path: filepath.ToSlash(rel), Detail: why}, file: fi})
 }

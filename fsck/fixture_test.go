@@ -269,3 +269,10 @@ func assertClean(t *testing.T, st *local.Store) {
 func blobsPath(st *local.Store, rel ...string) string {
 	return filepath.Join(append([]string{st.Root(), blobsDir}, rel...)...)
 }
+
+// The layout's directories, as the tests tamper with them.
+const (
+	blobsDir  = "blobs"
+	ingestDir = ".imagec/ingest"
+	layersDir = ".imagec/layers"
+)

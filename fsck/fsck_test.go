@@ -471,24 +471,6 @@ func TestFsckProblemString(t *testing.T) {
 	}
 }
 
-func TestFsckIngestDigest(t *testing.T) {
-	t.Parallel()
-	d := digest.FromString("x")
-	for _, tc := range []struct {
-		name string
-		want digest.Digest
-	}{
-		{"sha256-" + d.Encoded(), d},
-		{"sha256-short", ""},
-		{"junk", ""},
-		{"md5-" + strings.Repeat("0", 32), ""},
-	} {
-		if got := ingestDigest(tc.name); got != tc.want {
-			t.Errorf("ingestDigest(%q) = %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
-
 // A name pinning a digest that its (intact) content does not have is
 // reported and, on repair, removed; the name pinning the right digest stays.
 func TestFsckMisnamed(t *testing.T) {

@@ -12,18 +12,14 @@ import (
 	"github.com/imagec/imagec/layers"
 )
 
-// layersDir is the unpacked-layer area, relative to the store root.
-const layersDir = ".imagec/layers"
-
 // scanLayers verifies every unpacked layer against its record. The record
 // is what the layer held when imagec unpacked it from its verified blob; a
 // layer that differs, or has no intact record, is one unpack will not use.
 func (c *checker) scanLayers(ctx context.Context) error {
-	dir := filepath.Join(c.st.Root(), layersDir)
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+	if !c.st.HasPrivateDir(layers.AreaName) {
 		return nil // never unpacked into; do not create the area
 	}
-	ls, err := layers.Open(c.st)
+	ls, err := layers.OpenArea(c.st)
 	if err != nil {
 		return fmt.Errorf("fsck %s: %w", c.st.Root(), err)
 	}
@@ -48,8 +44,11 @@ func (c *checker) scanLayers(ctx context.Context) error {
 		if now, err := os.Lstat(path); err != nil || !os.SameFile(fi, now) {
 			continue // removed or replaced while it was read: judge it next time
 		}
-		rel := filepath.ToSlash(filepath.Join(layersDir, chain.Encoded()))
-		c.add(&tracked{Problem: Problem{Kind: KindCorruptLayer, Digest: chain, Path: rel, Detail: layerDetail(chain.String(), verr)}, file: fi})
+		rel, err := filepath.Rel(c.st.Root(), path)
+		if err != nil {
+			return err
+		}
+		c.add(&tracked{Problem: Problem{Kind: KindCorruptLayer, Digest: chain, Path: filepath.ToSlash(rel), Detail: layerDetail(chain.String(), verr)}, layer: fi})
 	}
 	return nil
 }
@@ -64,13 +63,12 @@ func layerDetail(chain string, err error) string {
 // still the directory that was judged. A later pull --unpack unpacks it
 // again from its blob.
 func (c *checker) removeLayer(p *tracked) {
-	ls, err := layers.Open(c.st)
+	ls, err := layers.OpenArea(c.st)
 	if err != nil {
 		p.Detail += fmt.Sprintf("; repair failed: %v", err)
 		return
 	}
-	path := filepath.Join(c.st.Root(), filepath.FromSlash(p.Path))
-	fi, err := os.Lstat(path)
+	fi, err := os.Lstat(ls.Path(p.Digest))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.Repaired = true
@@ -78,7 +76,7 @@ func (c *checker) removeLayer(p *tracked) {
 	case err != nil:
 		p.Detail += fmt.Sprintf("; repair failed: %v", err)
 		return
-	case !os.SameFile(fi, p.file):
+	case !os.SameFile(fi, p.layer):
 		p.Detail += "; not removed: the layer was replaced while fsck ran (run fsck again)"
 		return
 	}

@@ -65,7 +65,7 @@ func unpackedStore(t *testing.T) (*local.Store, *layers.Store, []digest.Digest) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := layers.Open(st)
+	ls, err := layers.OpenArea(st)
 	if err != nil {
 		t.Fatal(err)
 	}

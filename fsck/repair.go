@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/imagec/imagec/errdefs"
 )
@@ -34,16 +32,14 @@ func (c *checker) repair(ctx context.Context) error {
 		}
 		switch p.Kind {
 		case KindCorruptBlob:
-			if p.file == nil {
+			if p.rel == "" {
 				continue // found corrupt only during the walk: not verified as a whole file
 			}
-			// A directory where a blob belongs goes whole; RemoveAll
-			// removes symlinks inside it, never their targets.
-			if c.removeFile(p, c.st.Path(p.Digest), p.file.IsDir()) {
+			if c.removeFile(p) {
 				c.did("deleted corrupt blob %s", p.Digest)
 			}
 		case KindStrayFile:
-			if c.removeFile(p, filepath.Join(c.st.Root(), p.Path), true) {
+			if c.removeFile(p) {
 				c.did("deleted stray file %s", p.Path)
 			}
 		case KindMissingBlob, KindSizeMismatch, KindUnreadableManifest:
@@ -93,33 +89,26 @@ func (c *checker) removeName(ctx context.Context, p *tracked) error {
 	return nil
 }
 
-// removeFile deletes path (recursively if all is set) if it is still the
-// file the check judged, and records the outcome on p. It reports whether
-// it deleted anything.
-func (c *checker) removeFile(p *tracked, path string, all bool) bool {
-	fi, err := os.Lstat(path)
+// removeFile deletes the file the check judged (recursively if it is a
+// directory) if it is still there, and records the outcome on p. It
+// reports whether it deleted anything.
+func (c *checker) removeFile(p *tracked) bool {
+	removed, err := c.st.RemoveIfSame(p.rel, p.file)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		p.Repaired = true
-		return false
 	case err != nil:
 		p.Detail += fmt.Sprintf("; repair failed: %v", err)
 		return false
-	case p.file == nil || !os.SameFile(fi, p.file):
-		p.Detail += "; not deleted: the file was replaced while fsck ran (run fsck again)"
-		return false
+	case removed:
+		p.Repaired = true
+		return true
 	}
-	if all {
-		err = os.RemoveAll(path)
+	// Gone already, or replaced while fsck ran.
+	if _, serr := c.st.Stat(p.rel); errors.Is(serr, fs.ErrNotExist) {
+		p.Repaired = true
 	} else {
-		err = os.Remove(path)
+		p.Detail += "; not deleted: the file was replaced while fsck ran (run fsck again)"
 	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		p.Detail += fmt.Sprintf("; repair failed: %v", err)
-		return false
-	}
-	p.Repaired = true
-	return true
+	return false
 }
 
 // pruneIngest removes the stale ingest entries through the store, which
@@ -138,9 +127,16 @@ func (c *checker) pruneIngest(ctx context.Context, stale []*tracked) error {
 		}
 		return nil
 	}
+	left, err := c.st.IngestEntries(ctx)
+	if err != nil {
+		return err
+	}
+	still := map[string]bool{}
+	for _, e := range left {
+		still[e.Rel] = !e.Held
+	}
 	for _, p := range stale {
-		still, _, err := staleIngest(filepath.Join(c.st.Root(), p.Path))
-		if err != nil || still {
+		if still[p.Path] {
 			p.Detail += "; not pruned"
 			continue
 		}

@@ -15,11 +15,6 @@ import (
 	"github.com/imagec/imagec/manifest"
 )
 
-// maxDepth bounds how deeply indexes may nest. Real images nest at most two
-// levels (a wrapper index over a manifest list); the bound only keeps a
-// hand-made store from sending the walk arbitrarily deep.
-const maxDepth = 8
-
 // fault is one reason an image's content is incomplete.
 type fault struct {
 	kind Kind
@@ -28,18 +23,6 @@ type fault struct {
 	digest digest.Digest
 	detail string
 }
-
-// memoKey identifies the content below a descriptor: the same blob read as
-// the same media type always has the same faults, so images sharing a
-// manifest, config or index are walked once.
-type memoKey struct {
-	d         digest.Digest
-	mediaType string
-}
-
-// unknownSize marks a descriptor whose size the referring document does not
-// give (schema 1 fsLayers), so there is nothing to compare.
-const unknownSize = -1
 
 // walkImages walks every index.json entry and reports, for each, the blobs
 // it needs that are missing or broken, and the name itself as dangling.
@@ -51,7 +34,7 @@ func (c *checker) walkImages(ctx context.Context) error {
 	c.report.Images = len(entries)
 	for _, e := range entries {
 		name := e.Annotations[ocispec.AnnotationRefName]
-		faults, err := c.need(ctx, e, "manifest named by index.json", 0)
+		faults, err := c.faultsOf(ctx, e)
 		if err != nil {
 			return err
 		}
@@ -107,125 +90,116 @@ func onlyUnreadable(faults []fault) bool {
 	return true
 }
 
-// need checks that the blob desc points to is present and intact, then
-// what it refers to. role says what the blob is to whoever needs it, for
-// the messages.
-func (c *checker) need(ctx context.Context, desc ocispec.Descriptor, role string, depth int) ([]fault, error) {
-	if err := desc.Digest.Validate(); err != nil {
-		return []fault{{kind: KindMissingBlob, detail: fmt.Sprintf("%s has an invalid digest %q", role, desc.Digest)}}, nil
-	}
-	st := c.blobs[desc.Digest]
-	switch {
-	case st == nil:
-		return []fault{{KindMissingBlob, desc.Digest, role + " is not in the store"}}, nil
-	case st.bad == KindCorruptBlob:
-		return []fault{{KindCorruptBlob, desc.Digest, role + " is corrupt"}}, nil
-	case st.bad != "":
-		return []fault{{st.bad, desc.Digest, role + " cannot be read"}}, nil
-	case desc.Size != unknownSize && desc.Size != st.size:
-		return []fault{{KindSizeMismatch, desc.Digest,
-			fmt.Sprintf("%s has %d bytes but its descriptor says %d", role, st.size, desc.Size)}}, nil
-	}
-	k := memoKey{desc.Digest, desc.MediaType}
-	if f, ok := c.memo[k]; ok {
-		return f, nil
-	}
-	f, err := c.content(ctx, desc, depth)
-	if err != nil {
-		return nil, err
-	}
-	c.memo[k] = f
-	return f, nil
-}
-
-// content checks what an intact blob refers to: an index's manifests, an
-// image manifest's config and layers. Blobs of other types (layers,
-// artifacts) refer to nothing.
-func (c *checker) content(ctx context.Context, desc ocispec.Descriptor, depth int) ([]fault, error) {
-	mt := desc.MediaType
-	isDoc := manifest.IsIndex(mt) || manifest.IsImage(mt) || manifest.IsSchema1(mt)
-	if !isDoc && !manifest.IsConfig(mt) {
-		return nil, nil
-	}
-	if depth >= maxDepth {
-		return []fault{{KindUnreadableManifest, desc.Digest, fmt.Sprintf("index nested more than %d levels deep", maxDepth)}}, nil
-	}
-	body, err := c.st.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, errdefs.ErrNotFound):
-		return []fault{{KindMissingBlob, desc.Digest, "deleted while fsck ran"}}, nil
-	case errors.Is(err, errdefs.ErrDigestMismatch):
-		return []fault{{KindCorruptBlob, desc.Digest, "changed while fsck ran: no longer hashes to its digest"}}, nil
-	default:
-		return []fault{{KindUnreadableManifest, desc.Digest, err.Error()}}, nil
-	}
-	if !isDoc {
-		// Decoded as image.Load decodes it: a config that fails here makes
-		// the image unusable for every command.
-		var cfg ocispec.Image
-		if err := json.Unmarshal(body, &cfg); err != nil {
-			return []fault{{KindUnreadableManifest, desc.Digest, fmt.Sprintf("config does not parse: %v", err)}}, nil
-		}
-		return nil, nil
-	}
-	parsed, err := manifest.Parse(mt, body)
-	switch {
-	case errors.Is(err, errdefs.ErrUnsupported):
-		// Valid content imagec does not interpret (an artifact, an
-		// attestation, a layer type it cannot unpack): not a fault, and
-		// nothing below it that fsck could judge.
-		return nil, nil
-	case err != nil:
-		return []fault{{KindUnreadableManifest, desc.Digest, fmt.Sprintf("%s does not parse: %v", mt, err)}}, nil
-	}
-	switch {
-	case parsed.Index != nil:
-		return c.indexContent(ctx, desc.Digest, parsed.Index, depth)
-	case parsed.Image != nil:
-		return c.imageContent(ctx, desc.Digest, parsed.Image, depth)
-	default:
-		var faults []fault
-		for _, l := range parsed.Schema1.FSLayers {
-			f, err := c.need(ctx, ocispec.Descriptor{Digest: l.BlobSum, Size: unknownSize},
-				"layer of schema 1 manifest "+desc.Digest.String(), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			faults = append(faults, f...)
-		}
-		return faults, nil
-	}
-}
-
-// indexContent checks the manifests of an index that the store holds.
-// Absent ones are expected (a pull stores one platform), but an index with
-// none of its platform manifests is an image nobody can use.
-func (c *checker) indexContent(ctx context.Context, d digest.Digest, idx *ocispec.Index, depth int) ([]fault, error) {
+// faultsOf walks the content entry names and returns what makes it
+// incomplete.
+func (c *checker) faultsOf(ctx context.Context, e ocispec.Descriptor) ([]fault, error) {
 	var faults []fault
-	usable := 0
-	for _, m := range idx.Manifests {
-		if st := c.blobs[m.Digest]; st == nil || st.bad != "" {
-			// Absent, or corrupt: the scan reports that, and repair
-			// deletes it, after which it is as absent as the others.
-			continue
-		}
-		f, err := c.need(ctx, m, fmt.Sprintf("manifest %s of index %s", m.Digest, d), depth+1)
-		if err != nil {
-			return nil, err
-		}
+	err := graph.Walk(ctx, c.st, e, func(ctx context.Context, n graph.Node) (bool, error) {
+		f, descend := c.judge(ctx, n)
 		faults = append(faults, f...)
-		if isPlatformManifest(m) {
-			usable++
+		return descend, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return faults, err
+}
+
+// judge checks one node of an image's graph against what the blob scan
+// found, and says whether what it refers to is worth checking too.
+func (c *checker) judge(ctx context.Context, n graph.Node) ([]fault, bool) {
+	d, role := n.Desc.Digest, roleOf(n)
+	if err := d.Validate(); err != nil {
+		return []fault{{kind: KindMissingBlob, detail: fmt.Sprintf("%s has an invalid digest %q", role, d)}}, false
+	}
+	st := c.blobs[d]
+	switch {
+	case (st == nil || st.bad != "") && n.Optional():
+		// Absent where a pull may leave it out (another platform, a
+		// foreign layer); a corrupt one is reported by the scan, and
+		// repair deletes it, after which it is as absent as the others.
+		return nil, false
+	case st == nil:
+		return []fault{{KindMissingBlob, d, role + " is not in the store"}}, false
+	case st.bad == KindCorruptBlob:
+		return []fault{{KindCorruptBlob, d, role + " is corrupt"}}, false
+	case st.bad != "":
+		return []fault{{st.bad, d, role + " cannot be read"}}, false
+	case n.Desc.Size != graph.UnknownSize && n.Desc.Size != st.size:
+		return []fault{{KindSizeMismatch, d, fmt.Sprintf("%s has %d bytes but its descriptor says %d", role, st.size, n.Desc.Size)}}, false
+	case n.Err != nil:
+		return []fault{documentFault(d, n.Desc.MediaType, n.Err)}, false
+	case n.Role == graph.RoleConfig:
+		return c.checkConfig(ctx, d), false
+	case n.IsArtifact():
+		// Valid content imagec does not interpret: nothing below it that
+		// fsck could judge.
+		return nil, false
+	case n.Doc != nil && n.Doc.Index != nil:
+		return c.checkIndex(d, n.Doc.Index), true
+	}
+	return nil, true
+}
+
+// roleOf says what a node's blob is to the image, for messages.
+func roleOf(n graph.Node) string {
+	switch n.Role {
+	case graph.RoleRoot:
+		return "manifest named by index.json"
+	case graph.RoleManifest:
+		return fmt.Sprintf("manifest %s of index %s", n.Desc.Digest, n.Parent)
+	case graph.RoleConfig:
+		return "config of manifest " + n.Parent.String()
+	case graph.RoleLayer:
+		if n.Desc.Size == graph.UnknownSize {
+			return "layer of schema 1 manifest " + n.Parent.String()
+		}
+		return "layer of manifest " + n.Parent.String()
+	}
+	return "source document of index " + n.Parent.String()
+}
+
+// documentFault describes a stored document the walk could not use.
+func documentFault(d digest.Digest, mediaType string, err error) fault {
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		return fault{KindMissingBlob, d, "deleted while fsck ran"}
+	case errors.Is(err, errdefs.ErrDigestMismatch):
+		return fault{KindCorruptBlob, d, "changed while fsck ran: no longer hashes to its digest"}
+	case errors.Is(err, errdefs.ErrUnsupported):
+		return fault{KindUnreadableManifest, d, err.Error()}
+	}
+	if mediaType == "" {
+		mediaType = "document"
+	}
+	return fault{KindUnreadableManifest, d, fmt.Sprintf("%s does not parse: %v", mediaType, err)}
+}
+
+// checkConfig decodes a config as image.Load does: a config that fails here
+// makes the image unusable for every command.
+func (c *checker) checkConfig(ctx context.Context, d digest.Digest) []fault {
+	body, err := c.st.ReadBlob(ctx, d, manifest.MaxSize)
+	if err != nil {
+		return []fault{documentFault(d, "config", err)}
+	}
+	var cfg ocispec.Image
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		return []fault{{KindUnreadableManifest, d, fmt.Sprintf("config does not parse: %v", err)}}
+	}
+	return nil
+}
+
+// checkIndex faults an index none of whose platform manifests the store
+// holds: absent ones are expected (a pull stores one platform), but an
+// image nobody can use is not.
+func (c *checker) checkIndex(d digest.Digest, idx *ocispec.Index) []fault {
+	for _, m := range idx.Manifests {
+		if st := c.blobs[m.Digest]; st != nil && st.bad == "" && isPlatformManifest(m) {
+			return nil
 		}
 	}
-	if usable == 0 {
-		faults = append(faults, fault{kind: KindMissingBlob,
-			detail: fmt.Sprintf("none of the %d manifests of index %s is in the store", len(idx.Manifests), d)})
-	}
-	return faults, nil
+	return []fault{{kind: KindMissingBlob,
+		detail: fmt.Sprintf("none of the %d manifests of index %s is in the store", len(idx.Manifests), d)}}
 }
 
 // isPlatformManifest reports whether an index entry is one a pull could
@@ -236,26 +210,4 @@ func isPlatformManifest(m ocispec.Descriptor) bool {
 		return false
 	}
 	return m.Platform == nil || m.Platform.OS != "unknown"
-}
-
-// imageContent checks an image manifest's config and layers. Foreign layers
-// may be absent: a pull records them without fetching them.
-func (c *checker) imageContent(ctx context.Context, d digest.Digest, m *ocispec.Manifest, depth int) ([]fault, error) {
-	faults, err := c.need(ctx, m.Config, "config of manifest "+d.String(), depth+1)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range m.Layers {
-		if manifest.IsForeign(l.MediaType) {
-			if st := c.blobs[l.Digest]; st == nil || st.bad != "" {
-				continue // optional; a corrupt one is reported by the scan
-			}
-		}
-		f, err := c.need(ctx, l, "layer of manifest "+d.String(), depth+1)
-		if err != nil {
-			return nil, err
-		}
-		faults = append(faults, f...)
-	}
-	return faults, nil
 }

@@ -16,35 +16,56 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/imagec/imagec/content/local"
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/gc"
 	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/internal/safefs"
 	"github.com/imagec/imagec/manifest"
 )
 
-// dirName is the layer area inside the store's private directory.
-const dirName = "layers"
+// AreaName is the directory of the store's private area the layers live
+// in (content/local's PrivateDir).
+const AreaName = "layers"
 
-// Store is the layer area of a blob store: <root>/.imagec/layers/<chain id>/
-// holding diff/ (the layer's files), record (what diff/ held when it was
-// made; see record.go) and parent (the parent's chain ID).
+// Store is an unpacked-layer area: <dir>/<chain id>/ holding diff/ (the
+// layer's files), parent (the parent's chain ID) and record (what the
+// layer holds, see record.go). Its layers come from the blobs of a content
+// store.
 type Store struct {
-	blobs *local.Store
+	blobs content.Source
 	dir   string
 }
 
-// Open returns the layer area of st, creating it if needed.
-// The layer area must be a real directory: unpack builds trees in it and gc
-// removes what it finds there, so a symlink planted in its place (pointing
-// anywhere on the machine) would turn both loose outside the store.
-func Open(st *local.Store) (*Store, error) {
-	rel := ".imagec/" + dirName
-	if err := safefs.New(st.Root()).MkdirAll(rel, 0o700); err != nil {
+// Open returns the layer area dir, whose layers are unpacked from the blobs
+// of st. dir must be a real directory that only imagec writes to (for the
+// local store, its PrivateDir(AreaName)): unpack builds trees in it and gc
+// removes what it finds there.
+func Open(st content.Source, dir string) (*Store, error) {
+	fi, err := os.Lstat(dir)
+	if err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
-	return &Store{blobs: st, dir: filepath.Join(st.Root(), ".imagec", dirName)}, nil
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("layer store: %s is not a directory: %w", dir, errdefs.ErrInvalidArgument)
+	}
+	return &Store{blobs: st, dir: dir}, nil
+}
+
+// AreaStore is a content store with a private area the layer area can
+// live in (content/local's Store).
+type AreaStore interface {
+	content.Source
+	PrivateDir(name string) (string, error)
+}
+
+// OpenArea returns the layer area of st: its PrivateDir(AreaName), created
+// if needed.
+func OpenArea(st AreaStore) (*Store, error) {
+	dir, err := st.PrivateDir(AreaName)
+	if err != nil {
+		return nil, fmt.Errorf("layer store: %w", err)
+	}
+	return Open(st, dir)
 }
 
 // ChainIDs computes the chain ID of each layer from the diffIDs, bottom
@@ -146,7 +167,7 @@ func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool, dryRun b
 
 // LiveChains is the set of chain IDs of every image named in the store,
 // found by the same walk garbage collection marks blobs by.
-func LiveChains(ctx context.Context, st *local.Store) (map[digest.Digest]bool, error) {
+func LiveChains(ctx context.Context, st content.Store) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
 	err := gc.ForEachImage(ctx, st, func(m *ocispec.Manifest) error {
 		raw, err := st.ReadBlob(ctx, m.Config.Digest, manifest.MaxSize)

@@ -44,7 +44,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := layers.Open(st)
+	ls, err := layers.OpenArea(st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestOpenRefusesSymlinkedLayerArea(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(st.Root(), ".imagec", "layers")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := layers.Open(st); err == nil {
+	if _, err := layers.OpenArea(st); err == nil {
 		t.Fatal("layers.Open through a symlink succeeded")
 	}
 	if _, err := os.Stat(keep); err != nil {

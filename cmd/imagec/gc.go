@@ -27,7 +27,7 @@ func newGCCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ls, err := layers.Open(st)
+			ls, err := layers.OpenArea(st)
 			if err != nil {
 				return err
 			}

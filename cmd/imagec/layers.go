@@ -26,7 +26,7 @@ func newLayersCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ls, err := layers.Open(st)
+			ls, err := layers.OpenArea(st)
 			if err != nil {
 				return err
 			}

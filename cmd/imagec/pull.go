@@ -156,7 +156,7 @@ func newPullCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				ls, err := layers.Open(st)
+				ls, err := layers.OpenArea(st)
 				if err != nil {
 					return err
 				}

@@ -125,3 +125,4 @@ func endpoints(cfg *config.Config) pull.Option {
 		return out
 	})
 }
+

@@ -34,7 +34,7 @@ func newUnpackCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ls, err := layers.Open(st)
+			ls, err := layers.OpenArea(st)
 			if err != nil {
 				return err
 			}
