@@ -22,7 +22,7 @@ unit:
 # concurrent callers. cmd/imagec is left out: its tests run the CLI as a separate,
 # non-race binary, so -race would only instrument the test harness.
 race:
-	$(GO) test -race -count=1 ./pull ./content/... ./registry/... ./layers ./gc ./archive ./progress ./unpack
+	$(GO) test -race -count=1 ./pull ./transfer ./content/... ./registry/... ./layers ./gc ./archive ./progress ./unpack
 
 # Each fuzz target for FUZZTIME; `make fuzz FUZZTIME=10m` for a long run.
 fuzz:

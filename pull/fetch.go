@@ -20,19 +20,13 @@ import (
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
+	"github.com/imagec/imagec/transfer"
 )
 
 type counter struct{ n atomic.Int64 }
 
 func (c *counter) add()        { c.n.Add(1) }
 func (c *counter) load() int64 { return c.n.Load() }
-
-// flight is one blob download that other pulls in this process wait on
-// instead of fetching the same bytes again.
-type flight struct {
-	done chan struct{}
-	err  error
-}
 
 // fetchLayers downloads the layers not yet in the store, at most
 // p.parallel at once across the whole Puller, earliest layer first. With
@@ -88,44 +82,20 @@ func (j *job) fetchLayers(ctx context.Context, layers []ocispec.Descriptor, diff
 }
 
 // fetchBlob brings one blob into the store, with opts for its downloads. If
-// another pull of this Puller is already fetching it, it waits for that one
-// instead.
+// another pull of this Puller's scheduler is already fetching it, it waits
+// for that one instead.
 func (j *job) fetchBlob(ctx context.Context, desc ocispec.Descriptor, id string, emit func(progress.Event), opts ...registry.DownloadOption) error {
-	p := j.p
-	for {
-		p.mu.Lock()
-		f, busy := p.inflight[desc.Digest]
-		if !busy {
-			f = &flight{done: make(chan struct{})}
-			p.inflight[desc.Digest] = f
-		}
-		p.mu.Unlock()
-		if !busy {
-			f.err = j.download(ctx, desc, id, emit, opts)
-			p.mu.Lock()
-			delete(p.inflight, desc.Digest)
-			p.mu.Unlock()
-			close(f.done)
-			return f.err
-		}
-		emit(progress.Event{ID: id, Action: progress.Waiting})
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-f.done:
-		}
-		if f.err == nil {
-			emit(progress.Event{ID: id, Action: progress.DownloadComplete})
-			return nil
-		}
-		if !errors.Is(f.err, context.Canceled) && !errors.Is(f.err, context.DeadlineExceeded) {
-			// It failed on the registry's account after spending the
-			// blob's retry budget; a second round would double it.
-			return f.err
-		}
-		// The other pull was cancelled, a reason of its own: try ourselves.
+	shared, err := j.p.sched.Once(ctx, desc.Digest, intoStore,
+		func() { emit(progress.Event{ID: id, Action: progress.Waiting}) },
+		func(ctx context.Context) error { return j.download(ctx, desc, id, emit, opts) })
+	if shared && err == nil {
+		emit(progress.Event{ID: id, Action: progress.DownloadComplete})
 	}
+	return err
 }
+
+// intoStore names the direction of a pull's transfers to the scheduler.
+const intoStore = "pull"
 
 // download runs the transfer of one blob into an ingest writer, retrying a
 // body that fails midway from the offset already written, and commits it.
@@ -262,12 +232,11 @@ func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocis
 // writer's lock and the fsync of the commit happen outside it, so the next
 // blob's transfer overlaps them.
 func (j *job) transfer(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) (opened bool, err error) {
-	select {
-	case j.p.slots <- struct{}{}:
-		defer func() { <-j.p.slots }()
-	case <-ctx.Done():
-		return false, ctx.Err()
+	release, err := j.p.sched.Slot(ctx)
+	if err != nil {
+		return false, err
 	}
+	defer release()
 	body, start, err := dl.Open(ctx, w.Offset())
 	if err != nil {
 		return false, err
@@ -279,44 +248,15 @@ func (j *job) transfer(ctx context.Context, dl *registry.Download, desc ocispec.
 			return true, err
 		}
 	}
-	pw := &progressWriter{w: w, emit: emit, id: id, total: desc.Size, current: start}
+	meter := transfer.NewMeter(emit, progress.Downloading, id, start, desc.Size)
 	bufp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bufp)
-	_, err = io.CopyBuffer(pw, body, *bufp)
-	pw.flush()
+	_, err = io.CopyBuffer(meter.Writer(w), body, *bufp)
+	meter.Flush()
 	return true, err
 }
 
 var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
-// progressWriter reports Downloading events, at most one per progressStep
-// bytes so a fast transfer is not slowed by its own reporting.
-type progressWriter struct {
-	w              io.Writer
-	emit           func(progress.Event)
-	id             string
-	total, current int64
-	reported       int64
-}
-
-const progressStep = 512 << 10
-
-func (p *progressWriter) Write(b []byte) (int, error) {
-	n, err := p.w.Write(b)
-	p.current += int64(n)
-	if p.current-p.reported >= progressStep || p.current == p.total {
-		p.flush()
-	}
-	return n, err
-}
-
-func (p *progressWriter) flush() {
-	if p.current == p.reported && p.reported != 0 {
-		return
-	}
-	p.reported = p.current
-	p.emit(progress.Event{ID: p.id, Action: progress.Downloading, Current: p.current, Total: p.total})
-}
 
 // fetchSmall brings a config-sized blob into the store and returns it. It
 // goes through the same deduplicated, locked path as layers, so concurrent

@@ -7,7 +7,6 @@ package pull
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,6 +16,7 @@ import (
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/transfer"
 )
 
 // DefaultMaxConcurrentDownloads matches docker's default.
@@ -38,9 +38,7 @@ type Puller struct {
 	// bound without inflating a gigabyte.
 	inflateFloor, inflateRatio int64
 
-	mu       sync.Mutex
-	inflight map[digest.Digest]*flight
-	slots    chan struct{}
+	sched *transfer.Scheduler
 }
 
 // Option configures a Puller.
@@ -56,13 +54,19 @@ func WithMaxConcurrentDownloads(n int) Option {
 	}
 }
 
+// WithScheduler runs the Puller's downloads on s, shared with other pullers
+// and pushers, so they dedupe transfers and share its slots. Default: a
+// scheduler of the Puller's own with WithMaxConcurrentDownloads slots.
+func WithScheduler(s *transfer.Scheduler) Option {
+	return func(p *Puller) { p.sched = s }
+}
+
 // New returns a Puller that fetches with client and records into st.
 func New(client *registry.Client, st content.Store, opts ...Option) *Puller {
 	p := &Puller{
 		client:   client,
 		store:    st,
 		parallel: DefaultMaxConcurrentDownloads,
-		inflight: map[digest.Digest]*flight{},
 
 		inflateFloor: 1 << 30,
 		inflateRatio: 1000,
@@ -70,7 +74,9 @@ func New(client *registry.Client, st content.Store, opts ...Option) *Puller {
 	for _, o := range opts {
 		o(p)
 	}
-	p.slots = make(chan struct{}, p.parallel)
+	if p.sched == nil {
+		p.sched = transfer.New(p.parallel)
+	}
 	return p
 }
 
