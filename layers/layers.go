@@ -165,6 +165,22 @@ func (s *Store) Sweep(ctx context.Context, live map[digest.Digest]bool, dryRun b
 	return n, nil
 }
 
+// Sweeper is the garbage collector's sweep of this layer area: it removes
+// the unpacked layers no image named in st uses (gc.WithSweeper).
+func (s *Store) Sweeper(st content.Store) gc.Sweeper {
+	return func(ctx context.Context, _ map[digest.Digest]bool, dryRun bool) (string, int, error) {
+		live, err := LiveChains(ctx, st)
+		if err != nil {
+			return SweptKind, 0, err
+		}
+		n, err := s.Sweep(ctx, live, dryRun)
+		return SweptKind, n, err
+	}
+}
+
+// SweptKind is what gc reports the layer area's sweep under.
+const SweptKind = "unpacked layers"
+
 // LiveChains is the set of chain IDs of every image named in the store,
 // found by the same walk garbage collection marks blobs by.
 func LiveChains(ctx context.Context, st content.Store) (map[digest.Digest]bool, error) {

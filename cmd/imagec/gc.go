@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/imagec/imagec/gc"
-	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/progress"
 )
 
@@ -23,23 +20,11 @@ func newGCCommand(g *globals) *cobra.Command {
 			"frees the space.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.openStore()
+			c, err := g.open()
 			if err != nil {
 				return err
 			}
-			ls, err := layers.OpenArea(st)
-			if err != nil {
-				return err
-			}
-			sweep := func(ctx context.Context, _ map[digest.Digest]bool, dryRun bool) (string, int, error) {
-				live, err := layers.LiveChains(ctx, st)
-				if err != nil {
-					return "unpacked layers", 0, err
-				}
-				n, err := ls.Sweep(ctx, live, dryRun)
-				return "unpacked layers", n, err
-			}
-			rep, err := gc.Collect(cmd.Context(), st, gc.WithDryRun(dryRun), gc.WithSweeper(sweep))
+			rep, err := c.GC(cmd.Context(), gc.WithDryRun(dryRun))
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ func newInspectCommand(g *globals) *cobra.Command {
 			all, _ := image.List(cmd.Context(), st)
 			var out []inspectOutput
 			for _, arg := range args {
-				imgs, err := findImages(cmd.Context(), st, arg)
+				imgs, err := image.Find(cmd.Context(), st, arg)
 				if err != nil {
 					return err
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/termtext"
 	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/progress"
@@ -22,7 +23,7 @@ func newLayersCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			imgs, err := findImages(cmd.Context(), st, args[0])
+			imgs, err := image.Find(cmd.Context(), st, args[0])
 			if err != nil {
 				return err
 			}

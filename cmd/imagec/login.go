@@ -134,12 +134,8 @@ func readPassword(in *bufio.Reader, fromStdin bool) (string, error) {
 
 // checkLogin proves the credentials against the registry before saving.
 func checkLogin(ctx context.Context, g *globals, host string, cred auth.Credential) error {
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return err
-	}
 	apiHost := reference.RegistryHost(host)
-	client, err := g.client(cfg, registry.WithCredentials(credentialFor(apiHost, cred)))
+	client, _, err := g.client(registry.WithCredentials(credentialFor(apiHost, cred)))
 	if err != nil {
 		return err
 	}

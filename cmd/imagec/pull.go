@@ -9,15 +9,14 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec"
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
-	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
 )
 
@@ -64,9 +63,52 @@ func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
 	return &p, nil
 }
 
-// pull pulls ref into st, printing progress to w.
-func (pf *pullFlags) pull(ctx context.Context, g *globals, st *local.Store, ref reference.Reference, w *os.File, more ...pull.PullOption) (*pull.Result, error) {
+// options are the library options the pull flags set for pulling ref:
+// the concurrency, and --username's credential, offered only to ref's
+// registry.
+func (pf *pullFlags) options(ref reference.Reference) ([]imagec.Option, error) {
+	opts := []imagec.Option{imagec.WithMaxConcurrentDownloads(pf.parallel)}
+	if pf.username == "" && !pf.passStdin {
+		return opts, nil
+	}
+	cred, err := flagCredential(pf.username, pf.passStdin)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, imagec.WithCredentials(func(_ context.Context, host string) (auth.Credential, error) {
+		// Only for the registry being pulled from: never offered to another host.
+		if host != ref.Host() {
+			return auth.Credential{}, nil
+		}
+		return cred, nil
+	})), nil
+}
+
+// open opens the client a pull of ref uses.
+func (pf *pullFlags) open(g *globals, ref reference.Reference) (*imagec.Client, error) {
+	opts, err := pf.options(ref)
+	if err != nil {
+		return nil, err
+	}
+	return g.open(opts...)
+}
+
+// openFor opens the client for a command that may pull arg (a reference,
+// or an image ID that names no registry).
+func (pf *pullFlags) openFor(g *globals, arg string) (*imagec.Client, error) {
+	if ref, err := reference.Parse(arg); err == nil {
+		return pf.open(g, ref)
+	}
+	return g.open(imagec.WithMaxConcurrentDownloads(pf.parallel))
+}
+
+// pull pulls ref into c's store, printing progress to w.
+func (pf *pullFlags) pull(ctx context.Context, c *imagec.Client, ref reference.Reference, w *os.File, more ...pull.PullOption) (*pull.Result, error) {
 	platform, err := pf.wantPlatform()
+	if err != nil {
+		return nil, err
+	}
+	puller, err := c.Puller()
 	if err != nil {
 		return nil, err
 	}
@@ -74,29 +116,6 @@ func (pf *pullFlags) pull(ctx context.Context, g *globals, st *local.Store, ref 
 	if err != nil {
 		return nil, err
 	}
-	var extra []registry.Option
-	if pf.username != "" || pf.passStdin {
-		cred, err := flagCredential(pf.username, pf.passStdin)
-		if err != nil {
-			return nil, err
-		}
-		extra = append(extra, registry.WithCredentials(func(_ context.Context, host string) (auth.Credential, error) {
-			// Only for the registry being pulled from: never offered to another host.
-			if host != ref.Host() {
-				return auth.Credential{}, nil
-			}
-			return cred, nil
-		}))
-	}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		return nil, err
-	}
-	client, err := g.client(cfg, extra...)
-	if err != nil {
-		return nil, err
-	}
-	puller := pull.New(client, st, pull.WithMaxConcurrentDownloads(pf.parallel), endpoints(cfg))
 	opts := append([]pull.PullOption{pull.WithProgress(out), pull.WithForeignLayers(pf.foreign)}, more...)
 	if platform != nil {
 		opts = append(opts, pull.WithPlatform(*platform))
@@ -143,11 +162,13 @@ func newPullCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := g.openStore()
+			c, err := pf.open(g, ref)
 			if err != nil {
 				return err
 			}
-			res, err := pf.pull(cmd.Context(), g, st, ref, os.Stdout)
+			defer c.Close()
+			st := c.Store()
+			res, err := pf.pull(cmd.Context(), c, ref, os.Stdout)
 			if err != nil {
 				return err
 			}
@@ -156,7 +177,7 @@ func newPullCommand(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				ls, err := layers.OpenArea(st)
+				ls, err := c.Layers()
 				if err != nil {
 					return err
 				}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/reference"
 )
 
@@ -20,7 +21,7 @@ func newRmiCommand(g *globals) *cobra.Command {
 				return err
 			}
 			for _, arg := range args {
-				imgs, err := findImages(ctx, st, arg)
+				imgs, err := image.Find(ctx, st, arg)
 				if err != nil {
 					return err
 				}

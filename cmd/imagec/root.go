@@ -3,11 +3,9 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/imagec/imagec"
 	"github.com/imagec/imagec/config"
 	"github.com/imagec/imagec/content/local"
-	"github.com/imagec/imagec/credentials"
-	"github.com/imagec/imagec/pull"
-	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 )
 
@@ -56,73 +54,35 @@ func newRootCommand() *cobra.Command {
 	return cmd
 }
 
-func (g *globals) openStore() (*local.Store, error) {
-	root := g.root
-	if root == "" {
-		root = local.DefaultRoot()
-	}
-	return local.Open(root)
+// options are the library options the global flags set.
+func (g *globals) options(extra ...imagec.Option) []imagec.Option {
+	return append([]imagec.Option{
+		imagec.WithRoot(g.root),
+		imagec.WithConfigFile(g.configPath),
+		imagec.WithCAFile(g.caFile),
+		imagec.WithInsecureSkipVerify(g.insecureSkipVerify),
+		imagec.WithInsecureAllowHTTP(g.insecureAllowHTTP),
+	}, extra...)
 }
 
-// loadConfig reads imagec's configuration file (mirrors and per-registry
-// TLS settings); a missing file is an empty configuration.
-func (g *globals) loadConfig() (*config.Config, error) {
-	path := g.configPath
-	if path == "" {
-		path = config.DefaultPath()
+// open opens the store and prepares a registry client, as the library's
+// defaults and the flags say.
+func (g *globals) open(extra ...imagec.Option) (*imagec.Client, error) {
+	return imagec.Open(g.options(extra...)...)
+}
+
+// openStore opens the store alone.
+func (g *globals) openStore() (*local.Store, error) {
+	c, err := g.open()
+	if err != nil {
+		return nil, err
 	}
-	return config.Load(path)
+	return c.Store(), nil
 }
 
 // client builds a registry client with the user's TLS flags, the per-registry
 // settings of the configuration file and the credentials of Docker's
-// config.json.
-func (g *globals) client(cfg *config.Config, extra ...registry.Option) (*registry.Client, error) {
-	creds, err := credentials.Load(credentials.DefaultPath())
-	if err != nil {
-		return nil, err
-	}
-	opts := []registry.Option{
-		registry.WithCredentials(creds.CredentialFunc()),
-		registry.WithInsecureSkipVerify(g.insecureSkipVerify),
-		registry.WithInsecureAllowHTTP(g.insecureAllowHTTP),
-		registry.WithHostOptions(hostOptions(cfg)),
-	}
-	if g.caFile != "" {
-		opts = append(opts, registry.WithCAFile(g.caFile))
-	}
-	return registry.New(append(opts, extra...)...)
+// config.json (extra options come last and win), without opening a store.
+func (g *globals) client(extra ...registry.Option) (*registry.Client, *config.Config, error) {
+	return imagec.Registry(g.options(imagec.WithRegistryOptions(extra...))...)
 }
-
-// hostOptions turns the configuration into per-host transport settings: a
-// registry's own, and plain HTTP for mirrors written as http://.
-func hostOptions(cfg *config.Config) map[string]registry.HostOptions {
-	hosts := map[string]registry.HostOptions{}
-	for domain, r := range cfg.Registries {
-		hosts[reference.RegistryHost(domain)] = registry.HostOptions{
-			InsecureAllowHTTP: r.InsecureAllowHTTP, CAFile: r.CAFile, InsecureSkipVerify: r.InsecureSkipVerify,
-		}
-	}
-	for _, r := range cfg.Registries {
-		for _, m := range r.Mirrors {
-			if m.PlainHTTP {
-				h := hosts[m.Host]
-				h.InsecureAllowHTTP = true
-				hosts[m.Host] = h
-			}
-		}
-	}
-	return hosts
-}
-
-// endpoints gives the puller each registry's mirrors from the configuration.
-func endpoints(cfg *config.Config) pull.Option {
-	return pull.WithEndpoints(func(domain string) []pull.Endpoint {
-		var out []pull.Endpoint
-		for _, m := range cfg.Endpoints(domain) {
-			out = append(out, pull.Endpoint{Host: m.Host, Prefix: m.Prefix})
-		}
-		return out
-	})
-}
-

@@ -13,6 +13,7 @@ import (
 
 	"github.com/imagec/imagec/archive"
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/image"
 )
 
 func newSaveCommand(g *globals) *cobra.Command {
@@ -41,7 +42,7 @@ func newSaveCommand(g *globals) *cobra.Command {
 			var names []string
 			seen := map[string]bool{}
 			for _, arg := range args {
-				imgs, err := findImages(ctx, st, arg)
+				imgs, err := image.Find(ctx, st, arg)
 				if err != nil {
 					return err
 				}

@@ -7,10 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagec/imagec/content/local"
+	"github.com/imagec/imagec"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 )
@@ -30,11 +29,12 @@ func newUnpackCommand(g *globals) *cobra.Command {
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStore()
+			c, err := pf.openFor(g, args[0])
 			if err != nil {
 				return err
 			}
-			ls, err := layers.OpenArea(st)
+			defer c.Close()
+			ls, err := c.Layers()
 			if err != nil {
 				return err
 			}
@@ -44,7 +44,7 @@ func newUnpackCommand(g *globals) *cobra.Command {
 			}
 			defer rootfs.Abort()
 			// Layers are applied as they arrive when the image is pulled.
-			img, err := findOrPull(ctx, g, st, &pf, args[0], pull.WithLayerHook(rootfs.Apply))
+			img, err := findOrPull(ctx, c, &pf, args[0], pull.WithLayerHook(rootfs.Apply))
 			if err != nil {
 				return err
 			}
@@ -65,9 +65,9 @@ func newUnpackCommand(g *globals) *cobra.Command {
 // findOrPull returns the image arg names in the store, pulling it first
 // when the store does not have it (as docker run does). Progress goes to
 // stderr: stdout stays for what the command itself prints.
-func findOrPull(ctx context.Context, g *globals, st *local.Store, pf *pullFlags, arg string, opts ...pull.PullOption) (*image.Image, error) {
+func findOrPull(ctx context.Context, c *imagec.Client, pf *pullFlags, arg string, opts ...pull.PullOption) (*image.Image, error) {
 	if pf.platform == "" {
-		imgs, err := findImages(ctx, st, arg)
+		imgs, err := c.Find(ctx, arg)
 		if err == nil {
 			return imgs[0], nil
 		}
@@ -79,9 +79,9 @@ func findOrPull(ctx context.Context, g *globals, st *local.Store, pf *pullFlags,
 	if err != nil {
 		return nil, err
 	}
-	res, err := pf.pull(ctx, g, st, ref, os.Stderr, opts...)
+	res, err := pf.pull(ctx, c, ref, os.Stderr, opts...)
 	if err != nil {
 		return nil, err
 	}
-	return loadPulled(ctx, st, res)
+	return loadPulled(ctx, c.Store(), res)
 }

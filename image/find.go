@@ -1,4 +1,4 @@
-package main
+package image
 
 import (
 	"context"
@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/imagec/imagec/content/local"
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/reference"
 )
 
-// findImages resolves what a user typed to the images it names: a
-// reference ("alpine", "localhost:5000/x:1"), or an image ID or a unique
-// prefix of one, as docker accepts.
-func findImages(ctx context.Context, st *local.Store, arg string) ([]*image.Image, error) {
+// Find resolves what a user typed to the images it names: a reference
+// ("alpine", "localhost:5000/x:1"), or an image ID or a prefix of one (at
+// least 4 hex digits), as docker accepts; a prefix may name several
+// images. No match is errdefs.ErrNotFound.
+func Find(ctx context.Context, st content.View, arg string) ([]*Image, error) {
 	if ref, err := reference.Parse(arg); err == nil {
 		entry, err := st.Image(ctx, ref.String())
 		if err == nil {
-			img, err := image.Load(ctx, st, entry, nil)
+			img, err := Load(ctx, st, entry, nil)
 			if err != nil {
 				return nil, err
 			}
-			return []*image.Image{img}, nil
+			return []*Image{img}, nil
 		}
 		if !errors.Is(err, errdefs.ErrNotFound) {
 			return nil, err
@@ -31,8 +31,8 @@ func findImages(ctx context.Context, st *local.Store, arg string) ([]*image.Imag
 	}
 	id := strings.TrimPrefix(arg, "sha256:")
 	if len(id) >= 4 && isHex(id) {
-		imgs, _ := image.List(ctx, st)
-		var out []*image.Image
+		imgs, _ := List(ctx, st)
+		var out []*Image
 		for _, img := range imgs {
 			if strings.HasPrefix(img.ID().Encoded(), id) {
 				out = append(out, img)
