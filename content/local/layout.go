@@ -274,4 +274,3 @@ func (s *Store) HasPrivateDir(name string) bool {
 	st, err := s.fs.Lstat(privateDir + "/" + name)
 	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
-
