@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
@@ -52,4 +55,31 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// Tag names target the image arg names (a reference, an image ID or a
+// unique prefix of one), as docker tag does: target must be a tag, not a
+// digest, and arg must name one image (errdefs.ErrInvalidArgument
+// otherwise). What target named before is replaced.
+func Tag(ctx context.Context, st content.Store, arg string, target reference.Reference) (*Image, error) {
+	if target.Digest() != "" {
+		return nil, fmt.Errorf("tag %s: refusing to create a tag with a digest reference: %w", target, errdefs.ErrInvalidArgument)
+	}
+	imgs, err := Find(ctx, st, arg)
+	if err != nil {
+		return nil, err
+	}
+	img := imgs[0]
+	for _, other := range imgs[1:] {
+		if other.Entry.Digest != img.Entry.Digest {
+			return nil, fmt.Errorf("tag: %s names %d different images: %w", arg, len(imgs), errdefs.ErrInvalidArgument)
+		}
+	}
+	entry := img.Entry
+	entry.Annotations = maps.Clone(entry.Annotations)
+	delete(entry.Annotations, ocispec.AnnotationRefName)
+	if err := st.SetImage(ctx, target.String(), entry); err != nil {
+		return nil, fmt.Errorf("tag %s: %w", target, err)
+	}
+	return img, nil
 }

@@ -42,6 +42,7 @@ func newRootCommand() *cobra.Command {
 		newInspectCommand(g),
 		newLayersCommand(g),
 		newRmiCommand(g),
+		newTagCommand(g),
 		newLoginCommand(g),
 		newLogoutCommand(g),
 		newFsckCommand(g),
