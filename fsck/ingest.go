@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/imagec/imagec/internal/flock"
 )
 
 // ingestDir holds partial downloads, one <alg>-<hex>/{data,lock} directory
@@ -55,7 +56,7 @@ func (c *checker) scanIngest(ctx context.Context) error {
 // staleIngest reports whether the ingest entry dir is stale (it exists and
 // its lock is free) and how much partial data it holds.
 func staleIngest(dir string) (bool, int64, error) {
-	held, err := lockHeld(filepath.Join(dir, "lock"))
+	held, err := flock.Held(filepath.Join(dir, "lock"))
 	if err != nil || held {
 		return false, 0, err
 	}
@@ -72,38 +73,6 @@ func staleIngest(dir string) (bool, int64, error) {
 		return true, 0, nil
 	default:
 		return false, 0, err
-	}
-}
-
-// lockHeld reports whether some process holds the flock on path. The probe
-// asks for a shared lock without waiting and drops it at once; it never
-// creates the file, so an entry it looks at is left as it was. A writer that
-// tries to lock at the same instant finds it busy and retries a few
-// milliseconds later, as it does for any other holder.
-func lockHeld(path string) (bool, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	for {
-		err = syscall.Flock(fd, syscall.LOCK_SH|syscall.LOCK_NB)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	switch {
-	case err == nil:
-		_ = syscall.Flock(fd, syscall.LOCK_UN)
-		return false, nil
-	case errors.Is(err, syscall.EWOULDBLOCK):
-		return true, nil
-	default:
-		return false, fmt.Errorf("probe lock %s: %w", path, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/flock"
 	"github.com/imagec/imagec/unpack"
 )
 
@@ -98,7 +99,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flock.TryLock(f, flock.Exclusive); err != nil {
 		f.Close()
 		return nil, err
 	}
