@@ -47,20 +47,6 @@ func Open(st *local.Store) (*Store, error) {
 	return &Store{blobs: st, dir: filepath.Join(st.Root(), ".imagec", dirName)}, nil
 }
 
-// ChainIDs computes the chain ID of each layer from the diffIDs, bottom
-// first: the first is its diffID, each next one sha256("<parent> <diffID>").
-func ChainIDs(diffIDs []digest.Digest) []digest.Digest {
-	out := make([]digest.Digest, len(diffIDs))
-	for i, d := range diffIDs {
-		if i == 0 {
-			out[i] = d
-			continue
-		}
-		out[i] = digest.FromString(out[i-1].String() + " " + d.String())
-	}
-	return out
-}
-
 // Path is the directory of the unpacked layer with chainID; its files are
 // in Path/diff.
 func (s *Store) Path(chainID digest.Digest) string {
@@ -94,7 +80,7 @@ func refsOf(img *image.Image) ([]layerRef, error) {
 	if len(diffIDs) != len(img.Manifest.Layers) {
 		return nil, fmt.Errorf("image %s: %d layers but %d diffIDs: %w", img.Name, len(img.Manifest.Layers), len(diffIDs), errdefs.ErrInvalidArgument)
 	}
-	chain := ChainIDs(diffIDs)
+	chain := image.ChainIDs(diffIDs)
 	out := make([]layerRef, len(diffIDs))
 	for i := range diffIDs {
 		out[i] = layerRef{desc: img.Manifest.Layers[i], diffID: diffIDs[i], chainID: chain[i]}
@@ -111,7 +97,7 @@ func (s *Store) Unpacked(img *image.Image) []bool {
 	if len(img.Config.RootFS.DiffIDs) != len(out) {
 		return out
 	}
-	for i, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+	for i, c := range image.ChainIDs(img.Config.RootFS.DiffIDs) {
 		out[i] = s.Has(c)
 	}
 	return out
@@ -157,7 +143,7 @@ func LiveChains(ctx context.Context, st *local.Store) (map[digest.Digest]bool, e
 		if err := json.Unmarshal(raw, &cfg); err != nil {
 			return fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
 		}
-		for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+		for _, c := range image.ChainIDs(cfg.RootFS.DiffIDs) {
 			live[c] = true
 		}
 		return nil
