@@ -1,45 +1,13 @@
 package archive
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/compress"
 )
-
-// Compressions a layer file of an archive can have. Docker-archive layer
-// files carry no media type, so the compression is read from their first
-// bytes, as docker load does.
-const (
-	compressionNone  = ""
-	compressionGzip  = "gzip"
-	compressionZstd  = "zstd"
-	compressionOther = "other" // bzip2 or xz: docker load takes them, imagec does not
-)
-
-// magicLen is how many leading bytes detectCompression needs.
-const magicLen = 6
-
-func detectCompression(head []byte) string {
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b, 0x08}):
-		return compressionGzip
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return compressionZstd
-	case bytes.HasPrefix(head, []byte("BZh")), bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}):
-		return compressionOther
-	}
-	return compressionNone
-}
-
-// zstdMaxWindow bounds the memory a zstd frame may ask the decoder for.
-// Layers compressed with long-distance matching (zstd --long=27) use 128 MiB.
-const zstdMaxWindow = 128 << 20
 
 // diffHasher computes the digest of a file's uncompressed content (for a
 // layer, its diffID) while the file streams past, so each archive entry is
@@ -53,16 +21,11 @@ type diffHasher struct {
 }
 
 // newDiffHasher starts hashing the decompressed form of a stream compressed
-// with compression. For compressionNone the uncompressed digest is the
-// file's own sha256, which the caller has; the hasher then does nothing.
-func newDiffHasher(compression string) *diffHasher {
+// as k. For compress.None the uncompressed digest is the file's own sha256,
+// which the caller has; the hasher then does nothing.
+func newDiffHasher(k compress.Kind) *diffHasher {
 	h := &diffHasher{done: make(chan struct{})}
-	switch compression {
-	case compressionNone:
-		close(h.done)
-		return h
-	case compressionOther:
-		h.err = fmt.Errorf("layer compressed with bzip2 or xz: %w", errdefs.ErrUnsupported)
+	if k == compress.None {
 		close(h.done)
 		return h
 	}
@@ -70,7 +33,7 @@ func newDiffHasher(compression string) *diffHasher {
 	h.pw = pw
 	go func() {
 		defer close(h.done)
-		h.sum, h.err = hashDecompressed(compression, pr)
+		h.sum, h.err = hashDecompressed(k, pr)
 		// Keep reading until the writer is done: a decoder that gave up
 		// must not block the copy feeding it.
 		_, _ = io.Copy(io.Discard, pr)
@@ -78,29 +41,18 @@ func newDiffHasher(compression string) *diffHasher {
 	return h
 }
 
-func hashDecompressed(compression string, r io.Reader) (digest.Digest, error) {
-	var dec io.Reader
-	switch compression {
-	case compressionGzip:
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return "", fmt.Errorf("gzip layer: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		defer zr.Close()
-		dec = zr
-	case compressionZstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return "", fmt.Errorf("zstd layer: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		defer zr.Close()
-		dec = zr
-	default:
-		return "", fmt.Errorf("compression %q: %w", compression, errdefs.ErrUnsupported)
+// hashDecompressed returns the sha256 of r's stream decompressed. Archive
+// layers are decompressed with the bounds unpack uses: a layer whose diffID
+// is known here unpacks later.
+func hashDecompressed(k compress.Kind, r io.Reader) (digest.Digest, error) {
+	zr, err := compress.NewReader(r, k)
+	if err != nil {
+		return "", fmt.Errorf("layer: %w", err)
 	}
+	defer zr.Close()
 	dg := digest.SHA256.Digester()
-	if _, err := io.Copy(dg.Hash(), dec); err != nil {
-		return "", fmt.Errorf("decompressing %s layer: %v: %w", compression, err, errdefs.ErrInvalidArgument)
+	if _, err := io.Copy(dg.Hash(), zr); err != nil {
+		return "", fmt.Errorf("decompressing layer: %w", err)
 	}
 	return dg.Digest(), nil
 }

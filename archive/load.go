@@ -1,17 +1,15 @@
 package archive
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
@@ -111,25 +109,18 @@ func LoadImages(ctx context.Context, st content.Store, r io.Reader) ([]Loaded, e
 // whole with gzip or zstd ("docker save img | gzip"), as docker load
 // accepts.
 func decompressed(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(magicLen)
-	switch detectCompression(head) {
-	case compressionGzip:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip-compressed archive: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		return zr, func() { zr.Close() }, nil
-	case compressionZstd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdMaxWindow))
-		if err != nil {
-			return nil, nil, fmt.Errorf("zstd-compressed archive: %v: %w", err, errdefs.ErrInvalidArgument)
-		}
-		return zr, zr.Close, nil
-	case compressionOther:
-		return nil, nil, fmt.Errorf("archive compressed with bzip2 or xz (decompress it first): %w", errdefs.ErrUnsupported)
+	br, k := compress.Peek(r)
+	if k == compress.None {
+		return br, func() {}, nil
 	}
-	return br, func() {}, nil
+	zr, err := compress.NewReader(br, k)
+	if err != nil {
+		if k == compress.Other {
+			return nil, nil, fmt.Errorf("archive %w (decompress it first)", err)
+		}
+		return nil, nil, fmt.Errorf("archive: %w", err)
+	}
+	return zr, func() { zr.Close() }, nil
 }
 
 // pendingImage is an image whose blobs are stored, waiting to be named.
@@ -163,7 +154,7 @@ type archiveFile struct {
 	// compression is detected from the first bytes; diffID is the sha256 of
 	// the decompressed content (of the content itself when uncompressed),
 	// or diffErr says why it is unknown.
-	compression string
+	compression compress.Kind
 	diffID      digest.Digest
 	diffErr     error
 	// spool is the temp file holding the content, until it is committed to

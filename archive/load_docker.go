@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
@@ -86,7 +87,7 @@ func (l *loader) dockerImage(ctx context.Context, e dockerManifestEntry) (pendin
 		}
 		// Docker schema 2 has no zstd layer type: such an image becomes an
 		// OCI image.
-		oci = oci || f.compression == compressionZstd
+		oci = oci || f.compression == compress.Zstd
 		files[i] = f
 	}
 
@@ -121,19 +122,19 @@ func (l *loader) dockerImage(ctx context.Context, e dockerManifestEntry) (pendin
 func layerDescriptor(f *archiveFile, oci bool, source ocispec.Descriptor) ocispec.Descriptor {
 	d := ocispec.Descriptor{Digest: f.digest, Size: f.size}
 	switch {
-	case oci && f.compression == compressionGzip:
+	case oci && f.compression == compress.Gzip:
 		d.MediaType = ocispec.MediaTypeImageLayerGzip
-	case oci && f.compression == compressionZstd:
+	case oci && f.compression == compress.Zstd:
 		d.MediaType = ocispec.MediaTypeImageLayerZstd
 	case oci:
 		d.MediaType = ocispec.MediaTypeImageLayer
-	case f.compression == compressionGzip:
+	case f.compression == compress.Gzip:
 		d.MediaType = manifest.MediaTypeDockerLayer
 	default:
 		d.MediaType = mediaTypeDockerLayerTar
 	}
 	if !oci && source.Digest == f.digest && manifest.IsForeign(source.MediaType) {
-		if c, err := manifest.LayerCompression(source.MediaType); err == nil && c == f.compression {
+		if c, err := compress.ForMediaType(source.MediaType); err == nil && c == f.compression {
 			d.MediaType, d.URLs = source.MediaType, source.URLs
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
@@ -120,7 +121,7 @@ func (l *loader) checkDiffIDs(ctx context.Context, m *ocispec.Manifest, archived
 	}
 	for i, layer := range m.Layers {
 		f := archived[layer.Digest]
-		compression, err := manifest.LayerCompression(layer.MediaType)
+		compression, err := compress.ForMediaType(layer.MediaType)
 		if f == nil || err != nil {
 			continue
 		}

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/imagec/imagec/archive"
+	"github.com/imagec/imagec/internal/flock"
 )
 
 // TestSpoolDirectories: a load removes its own spool directory and those
@@ -48,7 +47,7 @@ func TestSpoolDirectories(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	if err := unix.Flock(int(busy.Fd()), unix.LOCK_EX); err != nil {
+	if err := flock.TryLock(busy, flock.Exclusive); err != nil {
 		t.Fatal(err)
 	}
 

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 )
@@ -149,9 +149,10 @@ func (l *loader) readFile(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 		l.meta[name] = b
 		return nil
 	}
-	br := bufio.NewReaderSize(tr, 64<<10)
-	head, _ := br.Peek(magicLen)
-	f := &archiveFile{name: name, size: hdr.Size, compression: detectCompression(head)}
+	// Docker-archive layer files carry no media type: the compression is
+	// read from their first bytes, as docker load does.
+	br, kind := compress.Peek(tr)
+	f := &archiveFile{name: name, size: hdr.Size, compression: kind}
 	dh := newDiffHasher(f.compression)
 	tee := io.Writer(dh)
 	d, isBlob := blobDigest(name)
@@ -177,7 +178,7 @@ func (l *loader) readFile(ctx context.Context, hdr *tar.Header, tr io.Reader) er
 	if plain != nil {
 		sha = plain.Digest()
 	}
-	if f.compression == compressionNone {
+	if f.compression == compress.None {
 		f.diffID, f.diffErr = sha, nil
 	}
 	if !isBlob {

@@ -72,7 +72,7 @@ func unpackedStore(t *testing.T) (*local.Store, *layers.Store, []digest.Digest) 
 	if err := ls.Ensure(ctx, img, 2); err != nil {
 		t.Fatal(err)
 	}
-	return st, ls, layers.ChainIDs(img.Config.RootFS.DiffIDs)
+	return st, ls, image.ChainIDs(img.Config.RootFS.DiffIDs)
 }
 
 // An unpacked layer edited after it was made is reported; repair removes

@@ -16,6 +16,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/flock"
 	"github.com/imagec/imagec/unpack"
 )
 
@@ -98,7 +99,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flock.TryLock(f, flock.Exclusive); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -130,10 +131,7 @@ func (b *Rootfs) Apply(ctx context.Context, i int, layer ocispec.Descriptor, dif
 	if i != len(b.applied) {
 		return fmt.Errorf("unpack to %s: layer %d applied out of order (next is %d): %w", b.dst, i, len(b.applied), errdefs.ErrInvalidArgument)
 	}
-	chainID := diffID
-	if i > 0 {
-		chainID = digest.FromString(b.chain.String() + " " + diffID.String())
-	}
+	chainID := image.ChainID(b.chain, diffID)
 	r := layerRef{desc: layer, diffID: diffID, chainID: chainID}
 	if err := b.apply(ctx, r); err != nil {
 		return fmt.Errorf("unpack to %s: layer %s: %w", b.dst, layer.Digest, err)

@@ -68,20 +68,6 @@ func OpenArea(st AreaStore) (*Store, error) {
 	return Open(st, dir)
 }
 
-// ChainIDs computes the chain ID of each layer from the diffIDs, bottom
-// first: the first is its diffID, each next one sha256("<parent> <diffID>").
-func ChainIDs(diffIDs []digest.Digest) []digest.Digest {
-	out := make([]digest.Digest, len(diffIDs))
-	for i, d := range diffIDs {
-		if i == 0 {
-			out[i] = d
-			continue
-		}
-		out[i] = digest.FromString(out[i-1].String() + " " + d.String())
-	}
-	return out
-}
-
 // Path is the directory of the unpacked layer with chainID; its files are
 // in Path/diff.
 func (s *Store) Path(chainID digest.Digest) string {
@@ -115,7 +101,7 @@ func refsOf(img *image.Image) ([]layerRef, error) {
 	if len(diffIDs) != len(img.Manifest.Layers) {
 		return nil, fmt.Errorf("image %s: %d layers but %d diffIDs: %w", img.Name, len(img.Manifest.Layers), len(diffIDs), errdefs.ErrInvalidArgument)
 	}
-	chain := ChainIDs(diffIDs)
+	chain := image.ChainIDs(diffIDs)
 	out := make([]layerRef, len(diffIDs))
 	for i := range diffIDs {
 		out[i] = layerRef{desc: img.Manifest.Layers[i], diffID: diffIDs[i], chainID: chain[i]}
@@ -132,7 +118,7 @@ func (s *Store) Unpacked(img *image.Image) []bool {
 	if len(img.Config.RootFS.DiffIDs) != len(out) {
 		return out
 	}
-	for i, c := range ChainIDs(img.Config.RootFS.DiffIDs) {
+	for i, c := range image.ChainIDs(img.Config.RootFS.DiffIDs) {
 		out[i] = s.Has(c)
 	}
 	return out
@@ -194,7 +180,7 @@ func LiveChains(ctx context.Context, st content.Store) (map[digest.Digest]bool, 
 		if err := json.Unmarshal(raw, &cfg); err != nil {
 			return fmt.Errorf("config %s: %v: %w", m.Config.Digest, err, errdefs.ErrInvalidArgument)
 		}
-		for _, c := range ChainIDs(cfg.RootFS.DiffIDs) {
+		for _, c := range image.ChainIDs(cfg.RootFS.DiffIDs) {
 			live[c] = true
 		}
 		return nil

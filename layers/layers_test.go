@@ -248,7 +248,7 @@ func TestSharedBaseUnpackedOnce(t *testing.T) {
 	if err := e.ls.Ensure(ctx, a, 2); err != nil {
 		t.Fatal(err)
 	}
-	chain := layers.ChainIDs(b.Config.RootFS.DiffIDs)
+	chain := image.ChainIDs(b.Config.RootFS.DiffIDs)
 	baseDir := e.ls.Path(chain[0])
 	before, err := os.Stat(baseDir)
 	if err != nil {
@@ -267,7 +267,7 @@ func TestSharedBaseUnpackedOnce(t *testing.T) {
 
 	// gc: with only the first image alive, the second's own layer goes.
 	live := map[digest.Digest]bool{}
-	for _, c := range layers.ChainIDs(a.Config.RootFS.DiffIDs) {
+	for _, c := range image.ChainIDs(a.Config.RootFS.DiffIDs) {
 		live[c] = true
 	}
 	if n, err := e.ls.Sweep(ctx, live, true); err != nil || n != 1 || !e.ls.Has(chain[1]) {
@@ -332,7 +332,7 @@ func TestLiveChainsFollowsPlatformlessIndexChildren(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range layers.ChainIDs(img.Config.RootFS.DiffIDs) {
+	for _, c := range image.ChainIDs(img.Config.RootFS.DiffIDs) {
 		if !live[c] {
 			t.Fatalf("chain %s of a named image is not live", c)
 		}

@@ -16,7 +16,6 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/internal/testregistry"
-	"github.com/imagec/imagec/layers"
 )
 
 // cached is an image whose layers are unpacked in the layer area, with the
@@ -40,7 +39,7 @@ func newCached(t *testing.T) *cached {
 	if err := e.ls.Ensure(ctx, img, 2); err != nil {
 		t.Fatal(err)
 	}
-	return &cached{e: e, img: img, chains: layers.ChainIDs(img.Config.RootFS.DiffIDs), want: tree(t, truth)}
+	return &cached{e: e, img: img, chains: image.ChainIDs(img.Config.RootFS.DiffIDs), want: tree(t, truth)}
 }
 
 func (c *cached) diff(i int, rel string) string {

@@ -5,8 +5,9 @@ import (
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
-
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/compress"
 )
 
 func FuzzParse(f *testing.F) {
@@ -47,7 +48,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("accepted config %+v: %v", p.Image.Config, err)
 			}
 			for _, l := range p.Image.Layers {
-				if _, err := LayerCompression(l.MediaType); err != nil || validateDescriptor(l) != nil {
+				if _, err := compress.ForMediaType(l.MediaType); err != nil || validateDescriptor(l) != nil {
 					t.Fatalf("accepted layer %+v", l)
 				}
 			}

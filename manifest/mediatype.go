@@ -7,9 +7,6 @@
 package manifest
 
 import (
-	"fmt"
-
-	"github.com/imagec/imagec/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -65,44 +62,21 @@ func IsConfig(mediaType string) bool {
 	return mediaType == ocispec.MediaTypeImageConfig || mediaType == MediaTypeDockerConfig
 }
 
-type layerType struct {
-	compression string
-	foreign     bool
-}
-
-// layerTypes lists every layer media type an unpacker can handle. Besides the
-// OCI and Docker types in the specs it includes the uncompressed and zstd
-// Docker spellings that containerd and buildkit produce. The OCI
-// non-distributable spellings are written out because their ocispec
-// constants are deprecated.
-var layerTypes = map[string]layerType{
-	ocispec.MediaTypeImageLayer:                                    {compression: ""},
-	ocispec.MediaTypeImageLayerGzip:                                {compression: "gzip"},
-	ocispec.MediaTypeImageLayerZstd:                                {compression: "zstd"},
-	"application/vnd.oci.image.layer.nondistributable.v1.tar":      {compression: "", foreign: true},
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": {compression: "gzip", foreign: true},
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": {compression: "zstd", foreign: true},
-	MediaTypeDockerLayer:                                           {compression: "gzip"},
-	"application/vnd.docker.image.rootfs.diff.tar":                 {compression: ""},
-	"application/vnd.docker.image.rootfs.diff.tar.zstd":            {compression: "zstd"},
-	MediaTypeDockerForeignLayer:                                    {compression: "gzip", foreign: true},
-	"application/vnd.docker.image.rootfs.foreign.diff.tar":         {compression: "", foreign: true},
-}
-
-// LayerCompression returns the compression of a layer media type: "gzip",
-// "zstd", or "" for an uncompressed tar. Anything that is not a known layer
-// type (encrypted layers, artifacts, configs) is errdefs.ErrUnsupported.
-func LayerCompression(mediaType string) (string, error) {
-	lt, ok := layerTypes[mediaType]
-	if !ok {
-		return "", fmt.Errorf("layer media type %q: %w", mediaType, errdefs.ErrUnsupported)
-	}
-	return lt.compression, nil
+// foreignTypes lists the non-distributable (OCI) and foreign (Docker) layer
+// media types. Which media types are layers, and their compression, is
+// compress.ForMediaType's. The OCI spellings are written out because their
+// ocispec constants are deprecated.
+var foreignTypes = map[string]bool{
+	"application/vnd.oci.image.layer.nondistributable.v1.tar":      true,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip": true,
+	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd": true,
+	MediaTypeDockerForeignLayer:                                    true,
+	"application/vnd.docker.image.rootfs.foreign.diff.tar":         true,
 }
 
 // IsForeign reports whether mediaType is a non-distributable (OCI) or foreign
 // (Docker) layer: one that registries may not serve and that is fetched from
 // the descriptor's URLs instead, if at all.
 func IsForeign(mediaType string) bool {
-	return layerTypes[mediaType].foreign
+	return foreignTypes[mediaType]
 }

@@ -4,28 +4,33 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func TestLayerCompression(t *testing.T) {
+// TestLayerTypes checks the layer media types compress knows against the
+// spec constants (written out where ocispec deprecates them), and which of
+// them are foreign.
+func TestLayerTypes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		mediaType   string
-		compression string
+		compression compress.Kind
 		foreign     bool
 		unsupported bool
 	}{
-		{ocispec.MediaTypeImageLayer, "", false, false},
-		{ocispec.MediaTypeImageLayerGzip, "gzip", false, false},
-		{ocispec.MediaTypeImageLayerZstd, "zstd", false, false},
-		{"application/vnd.oci.image.layer.nondistributable.v1.tar", "", true, false},
-		{"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", "gzip", true, false},
-		{"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", "zstd", true, false},
-		{MediaTypeDockerLayer, "gzip", false, false},
-		{MediaTypeDockerForeignLayer, "gzip", true, false},
-		{"application/vnd.docker.image.rootfs.diff.tar", "", false, false},
-		{"application/vnd.docker.image.rootfs.diff.tar.zstd", "zstd", false, false},
+		{ocispec.MediaTypeImageLayer, compress.None, false, false},
+		{ocispec.MediaTypeImageLayerGzip, compress.Gzip, false, false},
+		{ocispec.MediaTypeImageLayerZstd, compress.Zstd, false, false},
+		{"application/vnd.oci.image.layer.nondistributable.v1.tar", compress.None, true, false},
+		{"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip", compress.Gzip, true, false},
+		{"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd", compress.Zstd, true, false},
+		{MediaTypeDockerLayer, compress.Gzip, false, false},
+		{MediaTypeDockerForeignLayer, compress.Gzip, true, false},
+		{"application/vnd.docker.image.rootfs.diff.tar", compress.None, false, false},
+		{"application/vnd.docker.image.rootfs.diff.tar.zstd", compress.Zstd, false, false},
+		{"application/vnd.docker.image.rootfs.foreign.diff.tar", compress.None, true, false},
 		{"application/vnd.oci.image.layer.v1.tar+gzip+encrypted", "", false, true},
 		{ocispec.MediaTypeImageConfig, "", false, true},
 		{MediaTypeDockerConfig, "", false, true},
@@ -33,13 +38,13 @@ func TestLayerCompression(t *testing.T) {
 		{"APPLICATION/VND.OCI.IMAGE.LAYER.V1.TAR", "", false, true},
 	}
 	for _, tt := range tests {
-		got, err := LayerCompression(tt.mediaType)
+		got, err := compress.ForMediaType(tt.mediaType)
 		if tt.unsupported {
 			if !errors.Is(err, errdefs.ErrUnsupported) {
-				t.Errorf("LayerCompression(%q) error = %v, want ErrUnsupported", tt.mediaType, err)
+				t.Errorf("ForMediaType(%q) error = %v, want ErrUnsupported", tt.mediaType, err)
 			}
 		} else if err != nil || got != tt.compression {
-			t.Errorf("LayerCompression(%q) = %q, %v; want %q", tt.mediaType, got, err, tt.compression)
+			t.Errorf("ForMediaType(%q) = %q, %v; want %q", tt.mediaType, got, err, tt.compression)
 		}
 		if IsForeign(tt.mediaType) != tt.foreign {
 			t.Errorf("IsForeign(%q) = %v, want %v", tt.mediaType, !tt.foreign, tt.foreign)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/errdefs"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -175,7 +176,7 @@ func parseImage(mt string, p *probe, body []byte) (*Parsed, error) {
 		if err := validateDescriptor(l); err != nil {
 			return nil, fmt.Errorf("image manifest: layers[%d]: %w", i, err)
 		}
-		if _, err := LayerCompression(l.MediaType); err != nil {
+		if _, err := compress.ForMediaType(l.MediaType); err != nil {
 			return nil, fmt.Errorf("image manifest: layers[%d] %s: %w", i, l.Digest, err)
 		}
 	}

@@ -56,15 +56,6 @@ func suffix(ref reference.Reference) string {
 	return ":" + ref.Tag()
 }
 
-// at is ref (the same repository, tag or digest) as served by endpoint i.
-func (j *job) at(i int, ref reference.Reference) reference.Reference {
-	r := j.remotes[i]
-	if ref.Digest() != "" {
-		return r.WithDigest(ref.Digest())
-	}
-	return r.WithTag(ref.Tag())
-}
-
 // source is the endpoint the image's manifest came from, where its blobs
 // are looked for first.
 func (j *job) source() reference.Reference { return j.remotes[j.src] }

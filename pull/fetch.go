@@ -18,8 +18,8 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
-	"github.com/imagec/imagec/registry/auth"
 	"github.com/imagec/imagec/transfer"
 )
 
@@ -146,7 +146,7 @@ func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts [
 	if manifest.IsForeign(desc.MediaType) {
 		for _, raw := range desc.URLs {
 			u, err := url.Parse(raw)
-			if err != nil || (auth.IsInternal(u.Host) && !auth.IsInternal(j.ref.Host())) {
+			if err != nil || (reference.IsInternal(u.Host) && !reference.IsInternal(j.ref.Host())) {
 				continue
 			}
 			out = append(out, blobSource{name: u.Host, dl: j.p.client.URLDownload(raw, desc, opts...)})

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
@@ -118,20 +118,16 @@ func (j *job) diffID(ctx context.Context, d digest.Digest) (digest.Digest, error
 		return "", err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return "", fmt.Errorf("layer %s: %v: %w", d, err, errdefs.ErrInvalidArgument)
-	}
-	defer zr.Close()
 	// A layer inflating beyond this is a decompression bomb, not a layer.
 	limit := max(j.p.inflateFloor, j.p.inflateRatio*f.Size())
-	h := digest.Canonical.Digester()
-	n, err := io.Copy(h.Hash(), io.LimitReader(ctxReader{ctx, zr}, limit+1))
+	zr, err := compress.NewReader(f, compress.Gzip, compress.WithLimit(limit))
 	if err != nil {
-		return "", fmt.Errorf("layer %s: decompressing: %w", d, err)
+		return "", fmt.Errorf("layer %s: %w", d, err)
 	}
-	if n > limit {
-		return "", fmt.Errorf("layer %s inflates past %d bytes: %w", d, limit, errdefs.ErrTooLarge)
+	defer zr.Close()
+	h := digest.Canonical.Digester()
+	if _, err := io.Copy(h.Hash(), ctxReader{ctx, zr}); err != nil {
+		return "", fmt.Errorf("layer %s: decompressing: %w", d, err)
 	}
 	return h.Digest(), nil
 }

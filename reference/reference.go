@@ -1,6 +1,7 @@
 // Package reference parses image references the way Docker does and answers
 // the questions the rest of imagec asks of them: which registry host to dial,
-// which repository to name in API paths, and what to fetch (tag or digest).
+// which repository to name in API paths, and what to fetch (tag or digest);
+// and the address rules: which hosts are this machine or internal.
 package reference
 
 import (
@@ -149,42 +150,4 @@ func RegistryHost(domain string) string {
 		return DockerHubHost
 	}
 	return domain
-}
-
-// IsLoopback reports whether host (with or without a port) names this
-// machine: "localhost", a literal address in 127.0.0.0/8, or "::1". Such
-// registries may be spoken to over plain HTTP without a flag, as docker does.
-func IsLoopback(host string) bool {
-	h := host
-	if strings.HasPrefix(h, "[") {
-		if i := strings.Index(h, "]"); i > 0 {
-			h = h[1:i]
-		}
-	} else if i := strings.LastIndex(h, ":"); i > 0 && strings.Count(h, ":") == 1 {
-		h = h[:i]
-	}
-	// Only "localhost" itself: other names, even "*.localhost", go through
-	// DNS and may land anywhere.
-	if h == "localhost" || h == "::1" {
-		return true
-	}
-	return strings.HasPrefix(h, "127.") && isIPv4(h)
-}
-
-func isIPv4(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 4 {
-		return false
-	}
-	for _, p := range parts {
-		if p == "" || len(p) > 3 {
-			return false
-		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return false
-			}
-		}
-	}
-	return true
 }

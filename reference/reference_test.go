@@ -53,19 +53,6 @@ func TestParseInvalid(t *testing.T) {
 	}
 }
 
-func TestIsLoopback(t *testing.T) {
-	t.Parallel()
-	cases := map[string]bool{
-		"localhost": true, "localhost:5000": true, "127.0.0.1": true, "127.1.2.3:80": true, "[::1]:5000": true, "::1": true,
-		"registry.localhost:1": false, "example.com": false, "10.0.0.1:5000": false, "127.0.0.1.example.com": false, "[::2]:5000": false,
-	}
-	for host, want := range cases {
-		if got := IsLoopback(host); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
-		}
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"alpine", "localhost:5000/a/b:c", "a@" + d64, "a:b@" + d64, "UPPER/x", "[::1]/a"} {
 		f.Add(s)

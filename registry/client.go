@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry/auth"
 )
 
@@ -148,7 +149,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return errTooManyRedirects
 	}
-	if origin := via[0].URL.Host; auth.IsInternal(req.URL.Host) && !auth.IsInternal(origin) {
+	if origin := via[0].URL.Host; reference.IsInternal(req.URL.Host) && !reference.IsInternal(origin) {
 		return fmt.Errorf("refusing redirect from %s to internal address %s: %w", origin, req.URL.Host, errdefs.ErrDenied)
 	}
 	if req.URL.Scheme != "https" {

@@ -8,20 +8,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/imagec/imagec/compress"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/manifest"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 )
 
-// zstdMaxWindow bounds the zstd window (and so the decoder's memory). The
-// format allows windows of terabytes; real layers use at most 128 MiB
-// (zstd --long=27), and anything larger is refused with errdefs.ErrTooLarge.
-const zstdMaxWindow = 128 << 20
-
 // Layer extracts a layer blob onto root. mediaType selects the
-// decompression (see manifest.LayerCompression). The uncompressed stream is
+// decompression (see compress.ForMediaType). The uncompressed stream is
 // hashed while it is extracted, in one pass and without temporary files, and
 // read to its end; if it does not hash to diffID the error wraps
 // errdefs.ErrDigestMismatch. On any error the root may hold part of the
@@ -38,11 +31,7 @@ func layer(ctx context.Context, root string, blob io.Reader, mediaType string, d
 	if err := diffID.Validate(); err != nil {
 		return Stats{}, fmt.Errorf("diffID: %w: %w", err, errdefs.ErrInvalidArgument)
 	}
-	compression, err := manifest.LayerCompression(mediaType)
-	if err != nil {
-		return Stats{}, err
-	}
-	r, err := decompress(blob, compression)
+	r, err := compress.NewMediaTypeReader(blob, mediaType)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -59,68 +48,14 @@ func layer(ctx context.Context, root string, blob io.Reader, mediaType string, d
 	return extract(ctx, root, ra, opts, verify)
 }
 
-func decompress(blob io.Reader, compression string) (io.ReadCloser, error) {
-	switch compression {
-	case "gzip":
-		zr, err := gzip.NewReader(blob)
-		if err != nil {
-			return nil, fmt.Errorf("open gzip stream: %w", readErr(err))
-		}
-		return zr, nil
-	case "zstd":
-		// One goroutine and a bounded window: a layer must not be able to
-		// make us allocate what its frame header asks for.
-		zr, err := zstd.NewReader(blob,
-			zstd.WithDecoderConcurrency(1),
-			zstd.WithDecoderMaxWindow(zstdMaxWindow),
-			zstd.WithDecoderMaxMemory(zstdMaxWindow),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("open zstd stream: %w", readErr(err))
-		}
-		return zr.IOReadCloser(), nil
-	case "":
-		return io.NopCloser(blob), nil
-	}
-	return nil, fmt.Errorf("compression %q: %w", compression, errdefs.ErrUnsupported)
-}
-
-// limitReader fails with errdefs.ErrTooLarge once more than max bytes have
-// been read, and counts what was read.
-type limitReader struct {
-	r      io.Reader
-	n, max int64
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n > l.max {
-		return 0, l.tooLarge()
-	}
-	// Read at most one byte past the limit: enough to know it was exceeded.
-	if room := l.max - l.n + 1; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.n > l.max {
-		return n, l.tooLarge()
-	}
-	return n, err
-}
-
-func (l *limitReader) tooLarge() error {
-	return fmt.Errorf("uncompressed layer exceeds %d bytes: %w", l.max, errdefs.ErrTooLarge)
-}
-
-// readErr categorizes an error from reading the (decompressed) stream:
-// bounds and cancellation keep their meaning, oversized zstd windows are
-// ErrTooLarge, anything else means the layer is malformed.
+// readErr categorizes an error from reading the tar stream: bounds,
+// cancellation and what compress already categorized keep their meaning,
+// anything else means the layer is malformed.
 func readErr(err error) error {
 	switch {
-	case errors.Is(err, errdefs.ErrTooLarge), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errdefs.ErrTooLarge), errors.Is(err, errdefs.ErrInvalidArgument),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return fmt.Errorf("zstd frame needs a window above %d MiB: %w: %w", zstdMaxWindow>>20, err, errdefs.ErrTooLarge)
 	}
 	return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 }

@@ -150,16 +150,10 @@ func resolveErr(what, rel string, err error) error {
 	return fmt.Errorf("%s %s: %w", what, short(rel), err)
 }
 
-// parentDir opens the directory that will hold rel, creating missing
+// mkdirAll opens the directory dir inside the root, creating missing
 // directories (mode 0755, like tar and docker do) on the way. Symlinks among
 // the existing components are followed, confined to the root; directories
 // created here are opened without following anything.
-func (x *extractor) parentDir(rel string) (int, error) {
-	dir, _ := splitName(rel)
-	return x.mkdirAll(dir)
-}
-
-// mkdirAll opens the directory dir inside the root, creating what is missing.
 func (x *extractor) mkdirAll(dir string) (int, error) {
 	fd, err := x.root.openDir(dir)
 	if err == nil {

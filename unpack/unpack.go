@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/imagec/imagec/compress"
 )
 
 // WhiteoutMode selects how OCI whiteouts (".wh.NAME" entries and
@@ -119,7 +121,7 @@ func extract(ctx context.Context, root string, r io.Reader, opts Options, verify
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
-	lr := &limitReader{r: r, max: maxSize}
+	lr := compress.Limit(r, maxSize)
 	err = x.run(ctx, tar.NewReader(lr))
 	if err == nil && verify != nil {
 		err = drain(ctx, lr, x.buf)
@@ -127,7 +129,7 @@ func extract(ctx context.Context, root string, r io.Reader, opts Options, verify
 			err = verify()
 		}
 	}
-	x.stats.Bytes = lr.n
+	x.stats.Bytes = lr.N()
 	if err != nil {
 		return x.stats, err
 	}

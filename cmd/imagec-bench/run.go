@@ -118,7 +118,6 @@ type stats struct {
 	n                 int
 	median, min, max  time.Duration
 	medianRSS, maxRSS int64
-	failed            string
 }
 
 func summarize(ss []sample) stats {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/flock"
 )
 
 // What follows lets a consistency checker (fsck) look at the layout's files
@@ -212,8 +213,7 @@ func (s *Store) IngestEntries(ctx context.Context) ([]IngestEntry, error) {
 }
 
 // lockHeld reports whether some process holds the flock on rel. The probe
-// asks for a shared lock without waiting and drops it at once; it never
-// creates the file.
+// never creates the file, so an entry it looks at is left as it was.
 func (s *Store) lockHeld(rel string) (bool, error) {
 	f, err := s.fs.OpenFile(rel, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -223,21 +223,11 @@ func (s *Store) lockHeld(rel string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	switch {
-	case err == nil:
-		_ = unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return false, nil
-	case errors.Is(err, unix.EWOULDBLOCK):
-		return true, nil
-	default:
+	held, err := flock.HeldFile(f)
+	if err != nil {
 		return false, fmt.Errorf("probe lock %s: %w", s.fs.Join(rel), err)
 	}
+	return held, nil
 }
 
 // ingestDigest turns an entry name (<alg>-<hex>) back into the digest being

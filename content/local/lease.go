@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/imagec/imagec/internal/flock"
 )
 
 // gcLockFile serializes garbage collection against writers: writers hold it
@@ -20,38 +19,23 @@ const gcLockFile = "gc.lock"
 // garbage. Any number of leases coexist, across processes; a collection
 // waits for them. The kernel drops a lease when its process dies.
 func (s *Store) Lease(ctx context.Context) (release func(), err error) {
-	return s.gcLock(ctx, unix.LOCK_SH)
+	return s.gcLock(ctx, flock.Shared)
 }
 
 // Exclusive waits until no lease is held and keeps new ones out until
 // release is called. Garbage collection runs under it.
 func (s *Store) Exclusive(ctx context.Context) (release func(), err error) {
-	return s.gcLock(ctx, unix.LOCK_EX)
+	return s.gcLock(ctx, flock.Exclusive)
 }
 
-func (s *Store) gcLock(ctx context.Context, how int) (func(), error) {
+func (s *Store) gcLock(ctx context.Context, mode flock.Mode) (func(), error) {
 	f, err := s.fs.OpenFile(privateDir+"/"+gcLockFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", s.root, err)
 	}
-	delay := lockPollMin
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return nil, fmt.Errorf("store %s: locking %s: %w", s.root, gcLockFile, err)
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			f.Close()
-			return nil, fmt.Errorf("store %s: waiting for %s: %w", s.root, gcLockFile, ctx.Err())
-		case <-t.C:
-		}
-		delay = min(delay*2, lockPollMax)
+	if err := flock.Lock(ctx, f, mode); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store %s: locking %s: %w", s.root, gcLockFile, err)
 	}
+	return func() { _ = flock.Unlock(f); f.Close() }, nil
 }

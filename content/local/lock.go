@@ -7,49 +7,48 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/imagec/imagec/internal/flock"
 )
 
-// Lock polling backoff. flock(2) cannot be interrupted by a context, so a
-// waiter polls with LOCK_NB; the cap keeps the hand-over latency small
-// compared with any blob download.
-const (
-	lockPollMin = 2 * time.Millisecond
-	lockPollMax = 100 * time.Millisecond
-)
-
-// fileLock is an exclusive flock(2) on a lock file. The kernel ties the lock
-// to the open file description, so it excludes other goroutines of this
-// process (each opens its own description) as well as other processes, and
-// it vanishes when the holder dies, even by SIGKILL.
+// fileLock is an exclusive flock(2) on a lock file (see internal/flock:
+// it excludes other goroutines of this process as well as other processes,
+// and vanishes when the holder dies).
 type fileLock struct {
 	f *os.File
 }
 
-// Outcomes of one tryLock attempt that callers react to rather than report.
-var (
-	errLockBusy  = errors.New("lock held by another writer")
-	errLockStale = errors.New("lock file was unlinked by its previous holder")
-)
+// errLockStale is the outcome of a tryLock attempt that found the file it
+// locked unlinked: callers start over on a fresh file rather than report it.
+var errLockStale = errors.New("lock file was unlinked by its previous holder")
 
 // acquireLock takes an exclusive lock on rel (relative to the store root),
 // creating the file (and its directory) if needed, and waits while someone
 // else holds it. onWait, if not nil, is called once, the first time the lock
 // is found busy. No symlink is followed on the way to the lock file.
 func (s *Store) acquireLock(ctx context.Context, rel string, onWait func()) (*fileLock, error) {
-	path := s.fs.Join(rel)
-	delay := lockPollMin
-	waited := false
+	var l *fileLock
+	err := flock.Wait(ctx, func() (err error) {
+		l, err = s.lockOnce(ctx, rel)
+		return err
+	}, onWait)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", s.fs.Join(rel), err)
+	}
+	return l, nil
+}
+
+// lockOnce tries the lock on rel until it is taken or found busy
+// (flock.ErrBusy): a stale or missing lock file is no reason to wait.
+func (s *Store) lockOnce(ctx context.Context, rel string) (*fileLock, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return nil, err
 		}
 		l, err := s.tryLock(rel)
 		switch {
-		case err == nil:
-			return l, nil
 		case errors.Is(err, errLockStale):
 			continue
 		case errors.Is(err, fs.ErrNotExist):
@@ -59,31 +58,16 @@ func (s *Store) acquireLock(ctx context.Context, rel string, onWait func()) (*fi
 			// again at once), which the next attempt sorts out.
 			err := s.fs.MkdirAll(filepath.Dir(rel), dirPerm)
 			if err != nil && !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("lock %s: %w", path, err)
+				return nil, err
 			}
 			continue
-		case !errors.Is(err, errLockBusy):
-			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if !waited {
-			waited = true
-			if onWait != nil {
-				onWait()
-			}
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("waiting for lock %s: %w", path, ctx.Err())
-		case <-t.C:
-		}
-		delay = min(delay*2, lockPollMax)
+		return l, err
 	}
 }
 
 // tryLock makes one attempt at the lock on rel, creating the file but not
-// its directory. It fails with errLockBusy while another holder has the
+// its directory. It fails with flock.ErrBusy while another holder has the
 // lock, and with errLockStale if the file it locked is no longer the one at
 // path: ingest entries are removed at commit, and a waiter that then wins
 // the lock on the orphaned inode must start over on a fresh file, or two
@@ -96,11 +80,8 @@ func (s *Store) tryLock(rel string) (*fileLock, error) {
 	if lockFileOpened != nil {
 		lockFileOpened(rel)
 	}
-	if err := flockNB(f); err != nil {
+	if err := flock.TryLock(f, flock.Exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, errLockBusy
-		}
 		return nil, err
 	}
 	same, err := s.stillLinked(f, rel)
@@ -120,16 +101,6 @@ func (s *Store) tryLock(rel string) (*fileLock, error) {
 // the hook lets a test hit it every time. Nil outside tests.
 var lockFileOpened func(path string)
 
-// flockNB tries once to take an exclusive lock, retrying only on EINTR.
-func flockNB(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // stillLinked reports whether rel still refers to the file open as f.
 func (s *Store) stillLinked(f *os.File, rel string) (bool, error) {
 	var held unix.Stat_t
@@ -146,14 +117,12 @@ func (s *Store) stillLinked(f *os.File, rel string) (bool, error) {
 	return held.Dev == cur.Dev && held.Ino == cur.Ino, nil
 }
 
-// release drops the lock. Closing the descriptor is what releases a flock;
-// an explicit LOCK_UN first makes the release independent of any descriptor
-// copies a forked child might still hold.
+// release drops the lock.
 func (l *fileLock) release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
-	_ = unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	_ = flock.Unlock(l.f)
 	err := l.f.Close()
 	l.f = nil
 	return err

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/flock"
 )
 
 // Scratch directories hold data that is not a blob yet (the files of an
@@ -50,7 +51,7 @@ func (s *Store) TempDir(ctx context.Context, prefix string) (string, func(), err
 	}
 	f, err := os.OpenFile(filepath.Join(dir, scratchLock), os.O_CREATE|os.O_RDWR|os.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err == nil {
-		if err = flockNB(f); err != nil {
+		if err = flock.TryLock(f, flock.Exclusive); err != nil {
 			f.Close()
 		}
 	}
@@ -88,7 +89,7 @@ func (s *Store) sweepScratch(private string) {
 		if err != nil {
 			continue
 		}
-		if flockNB(f) == nil {
+		if flock.TryLock(f, flock.Exclusive) == nil {
 			os.RemoveAll(dir)
 		}
 		f.Close()

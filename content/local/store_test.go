@@ -338,11 +338,11 @@ func TestEmptyRoot(t *testing.T) {
 }
 
 // TestImports keeps the store independent of the network side: it may use
-// the standard library, the OCI types, x/sys, errdefs, safefs and the content roles and graph, nothing else (in
+// the standard library, the OCI types, x/sys, errdefs, safefs, flock and the content roles and graph, nothing else (in
 // particular no registry client and no net/http).
 func TestImports(t *testing.T) {
 	t.Parallel()
-	allowed := []string{"github.com/opencontainers/", "golang.org/x/sys/unix", "github.com/imagec/imagec/errdefs", "github.com/imagec/imagec/internal/safefs", "github.com/imagec/imagec/content"}
+	allowed := []string{"github.com/opencontainers/", "golang.org/x/sys/unix", "github.com/imagec/imagec/errdefs", "github.com/imagec/imagec/internal/safefs", "github.com/imagec/imagec/internal/flock", "github.com/imagec/imagec/content"}
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
 	checked := 0
