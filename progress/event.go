@@ -44,6 +44,17 @@ const (
 	Extracting Action = "Extracting"
 	// PullComplete is the last state of a layer.
 	PullComplete Action = "Pull complete"
+	// Preparing announces a blob a push will send (or find present).
+	Preparing Action = "Preparing"
+	// Pushing reports Current of Total bytes sent.
+	Pushing Action = "Pushing"
+	// Pushed means the registry has the blob now.
+	Pushed Action = "Pushed"
+	// LayerExists means the registry had the blob already.
+	LayerExists Action = "Layer already exists"
+	// MountedFrom means the registry linked the blob from the repository
+	// in Message, with nothing sent ("Mounted from library/alpine").
+	MountedFrom Action = "Mounted from"
 	// Status is a free line without ID; Message is printed as is
 	// ("Digest: sha256:...", "Status: Downloaded newer image for alpine:latest").
 	Status Action = "Status"
@@ -190,7 +201,10 @@ func errorText(e Event) string {
 }
 
 // isTransfer reports whether a renders with byte counts and is throttled.
-func isTransfer(a Action) bool { return a == Downloading || a == Extracting }
+func isTransfer(a Action) bool { return a == Downloading || a == Extracting || a == Pushing }
+
+// isMoving reports whether a's byte counts are worth a rate.
+func isMoving(a Action) bool { return a == Downloading || a == Pushing }
 
 // output serializes writes of whole lines and remembers the first error, so
 // one failed write (a closed pipe) does not turn into an error per event.

@@ -104,7 +104,7 @@ func (r *ttyRenderer) update(e Event, now time.Time) {
 		return
 	}
 	changed := l.ev.Action != e.Action || l.ev.Message != e.Message || e.Action == Failed
-	if e.Action == Downloading {
+	if isMoving(e.Action) {
 		if changed {
 			l.rate = rateMeter{}
 		}
@@ -162,7 +162,7 @@ func (r *ttyRenderer) text(l *ttyLine) string {
 			s += " " + bar(e.Current, e.Total, r.barW)
 		}
 		s += " " + counts(e.Current, e.Total)
-		if e.Action == Downloading {
+		if isMoving(e.Action) {
 			if bps := l.rate.perSecond(); bps > 0 {
 				s += "  " + HumanSize(int64(bps)) + "/s"
 			}
