@@ -47,6 +47,34 @@ func (c *Client) GetManifest(ctx context.Context, ref reference.Reference, accep
 	}, nil
 }
 
+// GetManifestFrom fetches a manifest from the first of refs that serves
+// it: the same manifest at several endpoints, a registry's mirrors first
+// and the registry itself last (config.Config.References builds them). A
+// failure at one hands over to the next at once, without the retries it
+// would get at the last (NoRetry); when a reference pins a digest the body
+// must hash to it, so a mirror cannot substitute another manifest. The
+// error is the last endpoint's, naming its reference.
+func (c *Client) GetManifestFrom(ctx context.Context, refs []reference.Reference, accept []string) (*Manifest, error) {
+	err := fmt.Errorf("no endpoint to fetch a manifest from: %w", errdefs.ErrInvalidArgument)
+	for i, ref := range refs {
+		try := ctx
+		if i < len(refs)-1 {
+			try = NoRetry(ctx)
+		}
+		var m *Manifest
+		if m, err = c.GetManifest(try, ref, accept); err == nil && ref.Digest() != "" {
+			err = m.Verify(ref.Digest())
+		}
+		if err == nil {
+			return m, nil
+		}
+		if ctx.Err() != nil || i == len(refs)-1 {
+			return nil, manifestError("fetch manifest of", ref, err)
+		}
+	}
+	return nil, err
+}
+
 // getSmall GETs u, a document on host's API such as a manifest or a page of
 // tags (what, for messages), and reads its body whole, at most limit bytes
 // (errdefs.ErrTooLarge), under one retry budget. The body is read inside

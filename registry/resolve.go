@@ -24,12 +24,30 @@ import (
 // a HEAD is the registry's word: what a later GET serves is for its caller
 // to verify. Size is -1 when a HEAD gives no Content-Length.
 func (c *Client) Resolve(ctx context.Context, ref reference.Reference, accept []string) (ocispec.Descriptor, error) {
+	desc, err := c.resolve(ctx, ref, accept)
+	if err != nil {
+		return ocispec.Descriptor{}, manifestError("resolve", ref, err)
+	}
+	return desc, nil
+}
+
+// manifestError is the one line for a failure to read ref's manifest
+// (verb: what was being done), saying "not found" outright: a HEAD's 404
+// carries no error body to say it.
+func manifestError(verb string, ref reference.Reference, err error) error {
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("%s %s: manifest not found: %w", verb, ref, err)
+	}
+	return fmt.Errorf("%s %s: %w", verb, ref, err)
+}
+
+func (c *Client) resolve(ctx context.Context, ref reference.Reference, accept []string) (ocispec.Descriptor, error) {
 	head, err := c.HeadManifest(ctx, ref, accept)
 	var re *Error
 	switch {
 	case err == nil && head.Digest != "" && (ref.Digest() == "" || head.Digest.Algorithm() == ref.Digest().Algorithm()):
 		if want := ref.Digest(); want != "" && head.Digest != want {
-			return ocispec.Descriptor{}, fmt.Errorf("manifest %s: the registry answers with digest %s: %w", ref, head.Digest, errdefs.ErrDigestMismatch)
+			return ocispec.Descriptor{}, fmt.Errorf("the registry answers with digest %s: %w", head.Digest, errdefs.ErrDigestMismatch)
 		}
 		return head, nil
 	case err == nil, errors.As(err, &re) && (re.StatusCode == http.StatusMethodNotAllowed || re.StatusCode == http.StatusNotImplemented):
@@ -42,7 +60,7 @@ func (c *Client) Resolve(ctx context.Context, ref reference.Reference, accept []
 	}
 	d, err := m.digest(ref)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %w", ref, err)
+		return ocispec.Descriptor{}, err
 	}
 	return ocispec.Descriptor{MediaType: m.MediaType, Digest: d, Size: int64(len(m.Body))}, nil
 }

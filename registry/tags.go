@@ -54,21 +54,29 @@ func (c *Client) Tags(ctx context.Context, ref reference.Reference, opts ...Tags
 	host := ref.Host()
 	next, err := c.endpoint(ctx, host, "/v2/"+ref.Path()+"/tags/list")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list tags of %s: %w", ref.Name(), err)
 	}
 	if o.pageSize > 0 {
 		next += "?n=" + strconv.Itoa(o.pageSize)
 	}
-	what := "tag list of " + ref.Name()
+	tags, err := c.tagPages(ctx, host, next)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", ref.Name(), err)
+	}
+	return tags, nil
+}
+
+// tagPages reads a tag list on host from its first page, next, on.
+func (c *Client) tagPages(ctx context.Context, host, next string) ([]string, error) {
 	header := http.Header{"Accept": {"application/json"}}
 	var tags []string
 	seen := map[string]bool{}
 	for next != "" {
 		if seen[next] {
-			return nil, fmt.Errorf("%s: next link %s repeats a page: %w", what, redactURL(next), errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("next link %s repeats a page: %w", redactURL(next), errdefs.ErrInvalidArgument)
 		}
 		seen[next] = true
-		resp, body, err := c.getSmall(ctx, host, next, header, maxTagPage, what)
+		resp, body, err := c.getSmall(ctx, host, next, header, maxTagPage, "a page of tags")
 		if err != nil {
 			return nil, err
 		}
@@ -76,18 +84,18 @@ func (c *Client) Tags(ctx context.Context, ref reference.Reference, opts ...Tags
 			Tags []string `json:"tags"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("%s: not a tag list: %v: %w", what, err, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("not a tag list: %v: %w", err, errdefs.ErrInvalidArgument)
 		}
 		if len(tags)+len(page.Tags) > maxTags {
-			return nil, fmt.Errorf("%s: more than %d tags: %w", what, maxTags, errdefs.ErrTooLarge)
+			return nil, fmt.Errorf("more than %d tags: %w", maxTags, errdefs.ErrTooLarge)
 		}
 		tags = append(tags, page.Tags...)
 		link, err := nextLink(resp, next)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, err
 		}
 		if link != "" && len(page.Tags) == 0 {
-			return nil, fmt.Errorf("%s: an empty page links to another: %w", what, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("an empty page links to another: %w", errdefs.ErrInvalidArgument)
 		}
 		next = link
 	}
