@@ -51,6 +51,9 @@ func newRootCommand() *cobra.Command {
 		newGCCommand(g),
 		newSaveCommand(g),
 		newLoadCommand(g),
+		newTagsCommand(g),
+		newDigestCommand(g),
+		newManifestCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/imagec/imagec/config"
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry"
+)
+
+// The commands that read a registry without the store. tags and digest ask
+// the registry itself: they report its present state (which tags exist,
+// where a tag points now), which a mirror may lag behind or hold only in
+// part. manifest reads where pull would, the configured mirrors first and
+// the registry last, the bytes of a pinned digest verified wherever they
+// come from.
+
+// remote is the registry client the pull command uses (Docker's
+// credentials, the configuration file's TLS settings, the global flags)
+// and the configuration, for its mirrors.
+func (g *globals) remote() (*registry.Client, *config.Config, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := g.client(cfg)
+	return client, cfg, err
+}
+
+func newTagsCommand(g *globals) *cobra.Command {
+	var pageSize int
+	cmd := &cobra.Command{
+		Use:   "tags [flags] REPOSITORY",
+		Short: "List the tags of a repository in its registry, one per line",
+		Long: "List the tags of a repository in its registry, one per line, in the registry's order.\n" +
+			"Every page of the list is followed (the registry's Link headers); --page-size asks for\n" +
+			"that many tags per request.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRepository(args[0])
+			if err != nil {
+				return err
+			}
+			client, _, err := g.remote()
+			if err != nil {
+				return err
+			}
+			tags, err := client.Tags(cmd.Context(), ref, registry.TagPageSize(pageSize))
+			if err != nil {
+				return err
+			}
+			for _, tag := range tags {
+				printLine(os.Stdout, tag)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&pageSize, "page-size", 0, "tags per request (n=); 0 lets the registry choose")
+	return cmd
+}
+
+func newDigestCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "digest NAME[:TAG|@DIGEST]",
+		Short: "Print the digest a reference has in its registry",
+		Long: "Print the digest of the manifest (or index) a reference names in its registry, as the\n" +
+			"registry reports it to a HEAD request; a registry whose HEAD gives none is asked with a\n" +
+			"GET, and the digest is that of the bytes it serves. A NAME@DIGEST must have that digest.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := reference.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			client, _, err := g.remote()
+			if err != nil {
+				return err
+			}
+			desc, err := client.Resolve(cmd.Context(), ref, manifest.Accept)
+			if err != nil {
+				return err
+			}
+			printLine(os.Stdout, desc.Digest.String())
+			return nil
+		},
+	}
+}
+
+func newManifestCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "manifest NAME[:TAG|@DIGEST]",
+		Short: "Print a manifest as the registry serves it",
+		Long: "Print the manifest (or index) a reference names, byte for byte as served, from the\n" +
+			"configured mirrors or else the registry, as pull would fetch it. The bytes of a\n" +
+			"NAME@DIGEST are verified against the digest. On a terminal, characters a terminal would\n" +
+			"act on are shown as JSON escapes; piped, the bytes are exact (`| sha256sum` gives the\n" +
+			"digest).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := reference.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			client, cfg, err := g.remote()
+			if err != nil {
+				return err
+			}
+			refs, err := cfg.References(ref)
+			if err != nil {
+				return err
+			}
+			m, err := client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			if err != nil {
+				return err
+			}
+			return printDocument(os.Stdout, m.Body, term.IsTerminal(int(os.Stdout.Fd())))
+		},
+	}
+}
+
+// parseRepository reads a repository name, refusing a tag or digest, which
+// would be ignored.
+func parseRepository(s string) (reference.Reference, error) {
+	ref, err := reference.Parse(s)
+	if err != nil {
+		return reference.Reference{}, err
+	}
+	if last := s[strings.LastIndex(s, "/")+1:]; strings.ContainsAny(last, ":@") {
+		return reference.Reference{}, fmt.Errorf("%q names a tag or digest: give a repository name only: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return ref, nil
+}
