@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -125,5 +126,41 @@ func TestWithDigestKeepsQuery(t *testing.T) {
 	loc, _ := url.Parse("https://r.example/up/1?_state=a%2Bb%3D&sig=X")
 	if got, want := withDigest(loc, "sha256:ab"), "https://r.example/up/1?_state=a%2Bb%3D&sig=X&digest=sha256%3Aab"; got != want {
 		t.Errorf("withDigest = %s, want %s", got, want)
+	}
+}
+
+// slowReader yields step bytes per read, pausing before each: a source (or
+// a link) that is slow but keeps moving.
+type slowReader struct {
+	r     io.Reader
+	step  int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.step)])
+}
+
+// A chunk that takes longer than the small-body deadline and the stall
+// timeout to send, but never stops moving, goes through: only a body that
+// stops for the stall timeout is a stall.
+func TestPushBlobSlowButMoving(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.Start(t)
+	c := newTestClient(t, WithStallTimeout(300*time.Millisecond), WithSmallBodyDeadline(300*time.Millisecond))
+	data, desc := randomBlob(9, 64<<10)
+	src := func(_ context.Context, off int64) (io.ReadCloser, error) {
+		return io.NopCloser(&slowReader{r: bytes.NewReader(data[off:]), step: 8 << 10, pause: 100 * time.Millisecond}), nil
+	}
+	began := time.Now()
+	if got, err := c.PushBlob(context.Background(), regRef(t, reg, "slow/blob"), desc, src); err != nil || got != BlobUploaded {
+		t.Fatalf("PushBlob: %v, %v", got, err)
+	}
+	if d := time.Since(began); d < 600*time.Millisecond {
+		t.Fatalf("the upload took %s; the test wants it slower than the timeouts", d)
+	}
+	if reqs, _ := uploads(reg); len(reqs) != 1 {
+		t.Errorf("sent in %d requests, want 1", len(reqs))
 	}
 }
