@@ -15,9 +15,10 @@ import (
 	"github.com/imagec/imagec/reference"
 )
 
-// pushImage pushes img's config and layers to ref's repository, then its
-// manifest to ref, and returns the descriptor PutManifest gave.
-func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregistry.Image) ocispec.Descriptor {
+// pushImage pushes img's config and layers to ref's repository (with
+// opts), then its manifest to ref, and returns the descriptor PutManifest
+// gave.
+func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregistry.Image, opts ...UploadOption) ocispec.Descriptor {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.PushBlob(ctx, ref, img.ConfigDesc, ReaderAtSource(bytes.NewReader(img.Config))); err != nil {
@@ -25,7 +26,7 @@ func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregist
 	}
 	for _, l := range img.Layers {
 		desc := ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
-		if _, err := c.PushBlob(ctx, ref, desc, ReaderAtSource(bytes.NewReader(l.Data))); err != nil {
+		if _, err := c.PushBlob(ctx, ref, desc, ReaderAtSource(bytes.NewReader(l.Data)), opts...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -36,9 +37,11 @@ func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregist
 	return desc
 }
 
+var linuxAMD64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
+
 func fixture(t *testing.T, seed int64, f testregistry.Format) *testregistry.Image {
 	t.Helper()
-	img, err := testregistry.NewImage(seed, 2, 8<<10, f, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := testregistry.NewImage(seed, 2, 8<<10, f, testregistry.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
