@@ -228,9 +228,12 @@ func (u *upload) sendNext(ctx context.Context) attempt {
 		err, again := classify(u.host, err)
 		return attempt{err: err, again: again, final: final}
 	}
+	// A chunk is accepted with 202; the blob is committed with 201 (some
+	// registries say 200 or 204). A 202 to the closing PUT would not mean
+	// the blob is there.
 	accepted := resp.StatusCode == http.StatusAccepted
 	if final {
-		accepted = resp.StatusCode >= 200 && resp.StatusCode <= 299
+		accepted = resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent
 	}
 	if !accepted {
 		re := responseError(resp)

@@ -22,16 +22,32 @@ import (
 // the registry last, the bytes of a pinned digest verified wherever they
 // come from.
 
-// remote is the registry client the pull command uses (Docker's
-// credentials, the configuration file's TLS settings, the global flags)
-// and the configuration, for its mirrors.
-func (g *globals) remote() (*registry.Client, *config.Config, error) {
+// remote is what a command reading a registry works with: the reference
+// it was given, the registry client the pull command uses (Docker's
+// credentials, the configuration file's TLS settings, the global flags) and
+// the configuration, for its mirrors.
+type remote struct {
+	ref    reference.Reference
+	client *registry.Client
+	cfg    *config.Config
+}
+
+// openRemote parses arg with parse (a reference, or a repository for tags),
+// so a bad argument fails before anything is read, then builds the client.
+func (g *globals) openRemote(arg string, parse func(string) (reference.Reference, error)) (*remote, error) {
+	ref, err := parse(arg)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	client, err := g.client(cfg)
-	return client, cfg, err
+	if err != nil {
+		return nil, err
+	}
+	return &remote{ref: ref, client: client, cfg: cfg}, nil
 }
 
 func newTagsCommand(g *globals) *cobra.Command {
@@ -44,15 +60,11 @@ func newTagsCommand(g *globals) *cobra.Command {
 			"that many tags per request.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := parseRepository(args[0])
+			r, err := g.openRemote(args[0], parseRepository)
 			if err != nil {
 				return err
 			}
-			client, _, err := g.remote()
-			if err != nil {
-				return err
-			}
-			tags, err := client.Tags(cmd.Context(), ref, registry.TagPageSize(pageSize))
+			tags, err := r.client.Tags(cmd.Context(), r.ref, registry.TagPageSize(pageSize))
 			if err != nil {
 				return err
 			}
@@ -75,15 +87,11 @@ func newDigestCommand(g *globals) *cobra.Command {
 			"GET, and the digest is that of the bytes it serves. A NAME@DIGEST must have that digest.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := reference.Parse(args[0])
+			r, err := g.openRemote(args[0], reference.Parse)
 			if err != nil {
 				return err
 			}
-			client, _, err := g.remote()
-			if err != nil {
-				return err
-			}
-			desc, err := client.Resolve(cmd.Context(), ref, manifest.Accept)
+			desc, err := r.client.Resolve(cmd.Context(), r.ref, manifest.Accept)
 			if err != nil {
 				return err
 			}
@@ -104,19 +112,15 @@ func newManifestCommand(g *globals) *cobra.Command {
 			"digest).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ref, err := reference.Parse(args[0])
+			r, err := g.openRemote(args[0], reference.Parse)
 			if err != nil {
 				return err
 			}
-			client, cfg, err := g.remote()
+			refs, err := r.cfg.References(r.ref)
 			if err != nil {
 				return err
 			}
-			refs, err := cfg.References(ref)
-			if err != nil {
-				return err
-			}
-			m, err := client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			m, err := r.client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
 			if err != nil {
 				return err
 			}

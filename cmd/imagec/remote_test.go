@@ -16,14 +16,21 @@ import (
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
-func TestTagsDigestManifest(t *testing.T) {
-	t.Parallel()
+// withSamples is a registry seeded with the samples, their digests, and an
+// environment without Docker credentials, store or config file.
+func withSamples(t *testing.T) (*testregistry.Registry, map[string]digest.Digest, []string) {
+	t.Helper()
 	reg := testregistry.Start(t)
 	samples, err := testregistry.SeedSamples(context.Background(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"DOCKER_CONFIG=" + t.TempDir(), "IMAGEC_ROOT=", "IMAGEC_CONFIG="}
+	return reg, samples, []string{"DOCKER_CONFIG=" + t.TempDir(), "IMAGEC_ROOT=", "IMAGEC_CONFIG="}
+}
+
+func TestTagsDigestManifest(t *testing.T) {
+	t.Parallel()
+	reg, samples, env := withSamples(t)
 	hello := reg.Host + "/" + testregistry.SampleHello
 	img, err := testregistry.NewImage(1, 3, 96<<10, testregistry.Docker, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
@@ -88,14 +95,10 @@ func sha256Sum(s string) []byte {
 // is passed over.
 func TestManifestThroughMirrors(t *testing.T) {
 	t.Parallel()
-	reg := testregistry.Start(t)
-	samples, err := testregistry.SeedSamples(context.Background(), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, samples, env := withSamples(t)
 	cache := testregistry.Start(t, testregistry.WithPullThrough(reg.URL))
 	cfg := writeConfig(t, map[string]any{reg.Host: map[string]any{"mirrors": []string{"http://127.0.0.1:1", cache.Host}}})
-	env := []string{"DOCKER_CONFIG=" + t.TempDir(), "IMAGEC_ROOT=", "IMAGEC_CONFIG=" + cfg}
+	env = append(env, "IMAGEC_CONFIG="+cfg)
 	oci := reg.Host + "/" + testregistry.SampleOCI
 	reg.ResetRequests()
 	body := mustRun(t, env, "manifest", reg.Host+"/samples/oci@"+samples[oci].String())
