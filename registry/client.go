@@ -1,6 +1,8 @@
 // Package registry is imagec's HTTP client of the OCI distribution API: it
 // finds a registry's scheme, fetches manifests and opens blobs (resuming with
-// Range), retrying transient failures and bounding every body it reads.
+// Range), uploads blobs (resuming from the registry's offset) and manifests,
+// mounts blobs across repositories and lists tags, retrying transient
+// failures and bounding every body it reads.
 // Authentication is delegated to registry/auth; verification of content
 // against digests is left to the caller.
 //
@@ -17,7 +19,10 @@
 // blob that keeps failing is asked for at most 5 times at one endpoint, and
 // the final error says how many requests were sent. A caller that moves on
 // to a mirror's next endpoint starts a new Download there; NoRetry makes an
-// operation try once, for a mirror that should hand over at once.
+// operation try once, for a mirror that should hand over at once. A blob's
+// upload (PushBlob) is one operation too, of many requests: it is charged
+// only for those that fail, so it gives up at its 5th failure however many
+// chunks it sends.
 //
 // # Timeouts
 //
