@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/reference"
 )
 
 // Mirror is one place to pull a registry's content from: a mirror, or the
@@ -201,4 +202,29 @@ func checkPort(p string) error {
 		return fmt.Errorf("port %q is not a number from 1 to 65535", p)
 	}
 	return nil
+}
+
+// References returns ref as each of its domain's endpoints serves it, in
+// the order to try them (see Endpoints): the same tag or digest, under a
+// mirror's host and prefix, then ref itself last. Errors wrap
+// errdefs.ErrInvalidArgument: a prefix can make a name too long.
+func (c *Config) References(ref reference.Reference) ([]reference.Reference, error) {
+	eps := c.Endpoints(ref.Domain())
+	out := make([]reference.Reference, 0, len(eps))
+	for _, m := range eps[:len(eps)-1] {
+		if m.Host == ref.Host() && m.Prefix == "" {
+			continue // the registry itself, which comes last
+		}
+		r, err := reference.Parse(m.Host + "/" + m.Repository(ref.Path()) + ":" + reference.DefaultTag)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %s of %s: %w", m, ref.Domain(), err)
+		}
+		if ref.Digest() != "" {
+			r = r.WithDigest(ref.Digest())
+		} else {
+			r = r.WithTag(ref.Tag())
+		}
+		out = append(out, r)
+	}
+	return append(out, ref), nil
 }

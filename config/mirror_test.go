@@ -154,3 +154,29 @@ func FuzzParseMirror(f *testing.F) {
 		}
 	})
 }
+
+func TestReferences(t *testing.T) {
+	t.Parallel()
+	c, err := parse([]byte(`{"registries":{"docker.io":{"mirrors":["mirror.example:5000","http://10.0.0.5/hub","registry-1.docker.io"]}}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string][]string{
+		"alpine:3.20": {"mirror.example:5000/library/alpine:3.20", "10.0.0.5/hub/library/alpine:3.20", "docker.io/library/alpine:3.20"},
+		"alpine@sha256:" + strings.Repeat("a", 64): {
+			"mirror.example:5000/library/alpine@sha256:" + strings.Repeat("a", 64),
+			"10.0.0.5/hub/library/alpine@sha256:" + strings.Repeat("a", 64),
+			"docker.io/library/alpine@sha256:" + strings.Repeat("a", 64),
+		},
+		"ghcr.io/x/y:1": {"ghcr.io/x/y:1"},
+	} {
+		refs, err := c.References(reference.MustParse(in))
+		var got []string
+		for _, r := range refs {
+			got = append(got, r.String())
+		}
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("References(%s) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}

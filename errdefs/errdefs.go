@@ -29,6 +29,10 @@ var (
 	// ErrDiskFull: the store's filesystem has no space (or quota) left.
 	// What was written stays; the operation can resume once there is room.
 	ErrDiskFull = errors.New("disk full")
+	// ErrQuotaExceeded: a registry refused to take more (a storage quota,
+	// a blob or manifest over its size limit, a rate limit that outlasted
+	// the retries). Trying again changes nothing until the quota does.
+	ErrQuotaExceeded = errors.New("quota exceeded")
 )
 
 // IsRetryable reports whether an operation that failed with err may succeed

@@ -1,6 +1,8 @@
 // Package registry is imagec's HTTP client of the OCI distribution API: it
 // finds a registry's scheme, fetches manifests and opens blobs (resuming with
-// Range), retrying transient failures and bounding every body it reads.
+// Range), uploads blobs (resuming from the registry's offset) and manifests,
+// mounts blobs across repositories and lists tags, retrying transient
+// failures and bounding every body it reads.
 // Authentication is delegated to registry/auth; verification of content
 // against digests is left to the caller.
 //
@@ -17,7 +19,10 @@
 // blob that keeps failing is asked for at most 5 times at one endpoint, and
 // the final error says how many requests were sent. A caller that moves on
 // to a mirror's next endpoint starts a new Download there; NoRetry makes an
-// operation try once, for a mirror that should hand over at once.
+// operation try once, for a mirror that should hand over at once. A blob's
+// upload (PushBlob) is one operation too, of many requests: it is charged
+// only for those that fail, so it gives up at its 5th failure however many
+// chunks it sends.
 //
 // # Timeouts
 //
@@ -53,10 +58,7 @@ import (
 // maxRedirects bounds redirect chains (registry -> CDN -> storage).
 const maxRedirects = 10
 
-var (
-	errRedirectDowngrade = fmt.Errorf("refusing redirect from https to http: %w", errdefs.ErrUnsupported)
-	errTooManyRedirects  = fmt.Errorf("more than %d redirects: %w", maxRedirects, errdefs.ErrUnavailable)
-)
+var errTooManyRedirects = fmt.Errorf("more than %d redirects: %w", maxRedirects, errdefs.ErrUnavailable)
 
 // Client speaks the distribution API to any number of registries. It is
 // safe for concurrent use.
@@ -140,34 +142,48 @@ func newBaseTransport(roots *x509.CertPool, skipVerify bool) *http.Transport {
 	}
 }
 
-// checkRedirect follows registry redirects to CDNs and object stores, but
-// never from TLS down to plain HTTP, where a signed URL or the content could
-// be read or altered in transit, nor from a public registry to a loopback or
-// private address (server-side request forgery against this machine's
-// network).
+// checkRedirect follows registry redirects to CDNs and object stores within
+// the rules of checkHop.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return errTooManyRedirects
 	}
-	if origin := via[0].URL.Host; reference.IsInternal(req.URL.Host) && !reference.IsInternal(origin) {
-		return fmt.Errorf("refusing redirect from %s to internal address %s: %w", origin, req.URL.Host, errdefs.ErrDenied)
+	fromHTTPS := false
+	for _, prev := range via {
+		fromHTTPS = fromHTTPS || prev.URL.Scheme == "https"
 	}
-	if req.URL.Scheme != "https" {
-		for _, prev := range via {
-			if prev.URL.Scheme == "https" {
-				return errRedirectDowngrade
-			}
-		}
+	return checkHop("redirect", via[0].URL.Host, fromHTTPS, req.URL)
+}
+
+// checkHop is the rule for leaving a registry for a URL it names, by a
+// redirect or by an upload's Location (what says which, for messages):
+// never from TLS down to plain HTTP, where a signed URL or the content
+// could be read or altered in transit, nor from a public registry (origin)
+// to a loopback or private address (server-side request forgery against
+// this machine's network).
+func checkHop(what, origin string, fromHTTPS bool, to *url.URL) error {
+	if reference.IsInternal(to.Host) && !reference.IsInternal(origin) {
+		return fmt.Errorf("refusing %s from %s to internal address %s: %w", what, origin, to.Host, errdefs.ErrDenied)
+	}
+	if fromHTTPS && to.Scheme != "https" {
+		return fmt.Errorf("refusing %s from https to http: %w", what, errdefs.ErrUnsupported)
 	}
 	return nil
 }
 
-// send performs one HTTP exchange. Response headers must arrive within the
-// stall timeout; the returned body enforces the same timeout on every read
-// and releases the request when closed. The whole exchange, body included,
-// must also end within the small-body deadline, unless the caller lifts it
-// for a blob's content (watchedBody.streaming).
+// send performs one HTTP exchange without a request body; see sendBody.
 func (c *Client) send(ctx context.Context, hc *http.Client, method, rawURL string, header http.Header) (*http.Response, error) {
+	return c.sendBody(ctx, hc, method, rawURL, header, nil)
+}
+
+// sendBody performs one HTTP exchange, sending body when it is not nil.
+// Response headers must arrive within the stall timeout (of the last byte
+// of the request body sent, when there is one); the returned body enforces
+// the same timeout on every read and releases the request when closed. The
+// whole exchange, body included, must also end within the small-body
+// deadline, unless the caller lifts it for a blob's content
+// (watchedBody.streaming) or sends one (payload.large).
+func (c *Client) sendBody(ctx context.Context, hc *http.Client, method, rawURL string, header http.Header, body *payload) (*http.Response, error) {
 	reqCtx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(reqCtx, method, rawURL, nil)
 	if err != nil {
@@ -188,7 +204,20 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, rawURL strin
 		late.Store(true)
 		cancel()
 	})
+	guard := &stallGuard{timer: timer, stall: c.opts.stall}
+	if body != nil {
+		if body.large {
+			deadline.Stop()
+		}
+		if err := body.attach(req, guard); err != nil {
+			timer.Stop()
+			deadline.Stop()
+			cancel()
+			return nil, err
+		}
+	}
 	resp, err := hc.Do(req)
+	guard.answered()
 	timer.Stop()
 	if err == nil && (fired.Load() || late.Load()) {
 		resp.Body.Close()

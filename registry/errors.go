@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/registry/auth"
 )
 
 // maxErrorBody bounds how much of an error response is read.
@@ -24,6 +25,10 @@ type Error struct {
 	URL        string
 	StatusCode int
 	Errors     []ErrorDetail
+	// InsufficientScope is set on a 401 whose bearer challenge says
+	// error="insufficient_scope": the token was accepted but grants too
+	// little, as for a push to a repository the user may only pull.
+	InsufficientScope bool
 }
 
 // ErrorDetail is one entry of the distribution API's error body
@@ -92,6 +97,11 @@ func (e *Error) hasCode(code string) bool {
 func responseError(resp *http.Response) *Error {
 	defer resp.Body.Close()
 	e := &Error{Method: resp.Request.Method, URL: redactURL(resp.Request.URL.String()), StatusCode: resp.StatusCode}
+	if resp.StatusCode == http.StatusUnauthorized {
+		for _, ch := range auth.ParseChallenges(resp.Header.Values("WWW-Authenticate")) {
+			e.InsufficientScope = e.InsufficientScope || ch.Params["error"] == "insufficient_scope"
+		}
+	}
 	if resp.Request.Method != http.MethodHead {
 		body, _ := readBounded(resp.Body, maxErrorBody)
 		e.Errors = parseErrorBody(body)
@@ -144,7 +154,7 @@ func classify(host string, err error) (_ error, retry bool) {
 	for _, permanent := range []error{
 		errdefs.ErrInvalidArgument, errdefs.ErrNotFound, errdefs.ErrUnauthorized, errdefs.ErrDenied,
 		errdefs.ErrUnsupported, errdefs.ErrTooLarge, errdefs.ErrSizeMismatch, errdefs.ErrDigestMismatch,
-		errTooManyRedirects,
+		errdefs.ErrQuotaExceeded, errTooManyRedirects,
 	} {
 		if errors.Is(err, permanent) {
 			return err, false

@@ -36,25 +36,7 @@ func (c *Client) GetManifest(ctx context.Context, ref reference.Reference, accep
 	if err != nil {
 		return nil, err
 	}
-	var body []byte
-	b := c.newBudget()
-	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
-		resp, err := c.send(ctx, c.api, http.MethodGet, u, acceptHeader(accept))
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return resp, err
-		}
-		// The body is read inside the attempt so a connection lost
-		// mid-body is retried like one lost before the headers.
-		defer resp.Body.Close()
-		if resp.ContentLength > MaxManifestSize {
-			return nil, fmt.Errorf("manifest %s is %d bytes, over the %d byte limit: %w",
-				ref, resp.ContentLength, MaxManifestSize, errdefs.ErrTooLarge)
-		}
-		if body, err = readBounded(resp.Body, MaxManifestSize); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", ref, err)
-		}
-		return resp, nil
-	})
+	resp, body, err := c.getSmall(ctx, host, u, acceptHeader(accept), MaxManifestSize, "manifest "+ref.String())
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +45,72 @@ func (c *Client) GetManifest(ctx context.Context, ref reference.Reference, accep
 		Body:      body,
 		Digest:    headerDigest(resp.Header),
 	}, nil
+}
+
+// GetManifestFrom fetches a manifest from the first of refs that serves
+// it: the same manifest at several endpoints, a registry's mirrors first
+// and the registry itself last (config.Config.References builds them). A
+// failure at one hands over to the next at once, without the retries it
+// would get at the last (NoRetry); when a reference pins a digest the body
+// must hash to it, so a mirror cannot substitute another manifest. The
+// error is the last endpoint's, naming its reference.
+func (c *Client) GetManifestFrom(ctx context.Context, refs []reference.Reference, accept []string) (*Manifest, error) {
+	err := fmt.Errorf("no endpoint to fetch a manifest from: %w", errdefs.ErrInvalidArgument)
+	for i, ref := range refs {
+		try := ctx
+		if i < len(refs)-1 {
+			try = NoRetry(ctx)
+		}
+		var m *Manifest
+		if m, err = c.GetManifest(try, ref, accept); err == nil && ref.Digest() != "" {
+			err = m.Verify(ref.Digest())
+		}
+		if err == nil {
+			return m, nil
+		}
+		if ctx.Err() != nil || i == len(refs)-1 {
+			return nil, manifestError("fetch manifest of", ref, err)
+		}
+	}
+	return nil, err
+}
+
+// getSmall GETs u, a document on host's API such as a manifest or a page of
+// tags (what, for messages), and reads its body whole, at most limit bytes
+// (errdefs.ErrTooLarge), under one retry budget. The body is read inside
+// the attempt, so a connection lost mid-body is retried like one lost
+// before the headers.
+func (c *Client) getSmall(ctx context.Context, host, u string, header http.Header, limit int64, what string) (*http.Response, []byte, error) {
+	var body []byte
+	b := c.newBudget()
+	resp, err := c.retry(ctx, host, &b, isOK, func(ctx context.Context) (*http.Response, error) {
+		resp, err := c.send(ctx, c.api, http.MethodGet, u, header)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return resp, err
+		}
+		defer resp.Body.Close()
+		if resp.ContentLength > limit {
+			return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit: %w", what, resp.ContentLength, limit, errdefs.ErrTooLarge)
+		}
+		if body, err = readBounded(resp.Body, limit); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return resp, nil
+	})
+	return resp, body, err
+}
+
+// Verify checks that Body hashes to want, the digest the manifest was
+// asked for: Digest, the registry's word, proves nothing. Errors wrap
+// errdefs.ErrDigestMismatch, or ErrInvalidArgument for a malformed want.
+func (m *Manifest) Verify(want digest.Digest) error {
+	if err := want.Validate(); err != nil {
+		return fmt.Errorf("manifest digest %q: %v: %w", want, err, errdefs.ErrInvalidArgument)
+	}
+	if got := want.Algorithm().FromBytes(m.Body); got != want {
+		return fmt.Errorf("manifest asked for as %s hashes to %s: %w", want, got, errdefs.ErrDigestMismatch)
+	}
+	return nil
 }
 
 // HeadManifest asks for ref's manifest metadata without its body: the

@@ -20,8 +20,9 @@ const maxRetryAfter = 60 * time.Second
 type attemptFunc func(ctx context.Context) (*http.Response, error)
 
 // budget is the one retry policy's account of one operation: a manifest
-// fetch, a ping, or one blob from one endpoint, resumes included. Every
-// request sent spends one of max; when none is left, or the failure is not
+// fetch, a ping, one blob from one endpoint, resumes included, or one
+// blob's upload to one repository. Every request sent spends one of max
+// (an upload's requests that succeed are given back, see progressed); when none is left, or the failure is not
 // transient, the operation gives up with the last failure and the number of
 // requests really sent. A budget is not safe for concurrent use.
 type budget struct {
@@ -40,6 +41,12 @@ func (b *budget) take() bool {
 	b.sent++
 	return true
 }
+
+// progressed gives back the request just sent, which moved an operation of
+// many steps forward: an upload is charged only for the requests that
+// failed, so a large blob's many chunks cannot use up its budget, while a
+// blob that keeps failing still gives up after max failed requests.
+func (b *budget) progressed() { b.max++ }
 
 // gaveUp is err as the operation's final failure, saying how many requests
 // were sent when there was more than one.

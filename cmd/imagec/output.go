@@ -29,6 +29,22 @@ func printRow(w io.Writer, cells ...string) {
 	fmt.Fprintln(w, strings.Join(cells, "\t"))
 }
 
+// printDocument prints a document as a registry served it (a manifest).
+// Piped, the bytes go out exact, because a program reading them may hash
+// them; on a terminal (tty) the runes a terminal acts on become JSON
+// escapes, which leave a JSON document the same document, and a final
+// newline keeps the prompt off its last line.
+func printDocument(w io.Writer, doc []byte, tty bool) error {
+	if tty {
+		doc = termtext.JSON(doc)
+		if !bytes.HasSuffix(doc, []byte("\n")) {
+			doc = append(doc[:len(doc):len(doc)], '\n')
+		}
+	}
+	_, err := w.Write(doc)
+	return err
+}
+
 // printJSON prints v as indented JSON. Values are kept exactly (this output
 // is for programs), with the runes a terminal acts on written as JSON
 // escapes, which encoding/json does not do for C1 controls.

@@ -50,6 +50,9 @@ func newRootCommand() *cobra.Command {
 		newGCCommand(g),
 		newSaveCommand(g),
 		newLoadCommand(g),
+		newTagsCommand(g),
+		newDigestCommand(g),
+		newManifestCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

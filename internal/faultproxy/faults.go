@@ -2,6 +2,7 @@ package faultproxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -193,3 +194,55 @@ func Replace(k Kind, times int, contentType string, body []byte) *Fault {
 		w.Write(body)
 	}}
 }
+
+// Refuse answers the next times matching requests with code (and a
+// Retry-After of retryAfter seconds when positive) without forwarding them:
+// unlike Status and TooMany, the registry never sees the request, as when a
+// front end sheds load.
+func Refuse(k Kind, times int, code, retryAfter int) *Fault {
+	return &Fault{Kind: k, Times: times, Respond: func(w http.ResponseWriter, _ *http.Request) {
+		if retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"errors":[{"code":"UNKNOWN","message":"refused %d"}]}`, code)
+	}}
+}
+
+// CutUpload forwards the first n bytes of the body of the next times
+// matching blob uploads (PATCH, or a PUT with content), then breaks the
+// request off: the registry sees its client vanish after what it received,
+// and the client's connection is reset, as when a link drops midway through
+// a chunk.
+func CutUpload(times int, n int64) *Fault {
+	return &Fault{Kind: Blob, Times: times,
+		Match: func(r *http.Request) bool {
+			return r.Method == http.MethodPatch || r.Method == http.MethodPut && r.ContentLength > 0
+		},
+		Rewrite: func(r *http.Request) { r.Body = &cutBody{body: r.Body, left: n} },
+		Failed:  func(w http.ResponseWriter, _ *http.Request, _ *Proxy) { drop(w, true) },
+	}
+}
+
+var errCut = errors.New("faultproxy: upload cut off")
+
+// cutBody yields left bytes of body, then fails.
+type cutBody struct {
+	body io.ReadCloser
+	left int64
+}
+
+func (c *cutBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errCut
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.body.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cutBody) Close() error { return c.body.Close() }

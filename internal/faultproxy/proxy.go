@@ -1,7 +1,8 @@
 // Package faultproxy is an HTTP proxy that stands between imagec and a real
 // registry and misbehaves on request: it resets connections, truncates,
 // corrupts or stalls bodies, answers with errors, ignores or garbles Range,
-// and redirects. Tests use it in place of a bad network.
+// redirects, and cuts uploads off midway. Tests use it in place of a bad
+// network, and count what the client sent (Requests).
 package faultproxy
 
 import (
@@ -40,6 +41,17 @@ type Fault struct {
 	// Apply answers the request instead of the plain forwarding. up is the
 	// upstream response, already fetched; Apply must close its body.
 	Apply func(w http.ResponseWriter, r *http.Request, up *http.Response, p *Proxy)
+	// Respond, if set, answers the request without forwarding it: the
+	// registry never sees it.
+	Respond func(w http.ResponseWriter, r *http.Request)
+	// Failed, if set, answers a request whose forwarding failed (one that
+	// Rewrite cut off) instead of the proxy's 502.
+	Failed func(w http.ResponseWriter, r *http.Request, p *Proxy)
+}
+
+// Request is one request the proxy received from the client.
+type Request struct {
+	Method, Path, Query string
 }
 
 // Proxy forwards to one upstream registry, applying faults in order.
@@ -55,6 +67,8 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	faults []*Fault
+
+	reqs []Request
 
 	blobBytes atomic.Int64
 	blobGets  atomic.Int64
@@ -132,8 +146,33 @@ func (p *Proxy) BlobBytes() int64 { return p.blobBytes.Load() }
 // BlobGets counts blob GET requests that reached the proxy.
 func (p *Proxy) BlobGets() int64 { return p.blobGets.Load() }
 
-// ResetCounters zeroes BlobBytes and BlobGets.
-func (p *Proxy) ResetCounters() { p.blobBytes.Store(0); p.blobGets.Store(0) }
+// ResetCounters zeroes BlobBytes and BlobGets and clears Requests.
+func (p *Proxy) ResetCounters() {
+	p.blobBytes.Store(0)
+	p.blobGets.Store(0)
+	p.mu.Lock()
+	p.reqs = nil
+	p.mu.Unlock()
+}
+
+// Requests returns every request the proxy received, oldest first: what the
+// client sent on the wire, answered by a fault or not.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.reqs...)
+}
+
+// Count is how many requests with method had a path ending in suffix.
+func (p *Proxy) Count(method, suffix string) int {
+	n := 0
+	for _, r := range p.Requests() {
+		if r.Method == method && strings.HasSuffix(r.Path, suffix) {
+			n++
+		}
+	}
+	return n
+}
 
 func kindOf(r *http.Request) Kind {
 	switch {
@@ -172,12 +211,23 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if kindOf(r) == Blob && r.Method == http.MethodGet {
 		p.blobGets.Add(1)
 	}
+	p.mu.Lock()
+	p.reqs = append(p.reqs, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery})
+	p.mu.Unlock()
 	f := p.take(r)
+	if f != nil && f.Respond != nil {
+		f.Respond(w, r)
+		return
+	}
 	if f != nil && f.Rewrite != nil {
 		f.Rewrite(r)
 	}
 	up, err := p.forward(r)
 	if err != nil {
+		if f != nil && f.Failed != nil {
+			f.Failed(w, r, p)
+			return
+		}
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
@@ -189,8 +239,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // forward sends r to the upstream registry without following redirects.
+// Like a reverse proxy it says which host the client asked for, so the
+// URLs the registry builds (an upload's Location) lead back through it.
 func (p *Proxy) forward(r *http.Request) (*http.Response, error) {
 	out := r.Clone(context.WithoutCancel(r.Context()))
+	out.Header.Set("X-Forwarded-Host", r.Host)
+	out.Header.Set("X-Forwarded-Proto", "http")
+	if r.TLS != nil {
+		out.Header.Set("X-Forwarded-Proto", "https")
+	}
 	out.RequestURI = ""
 	out.URL.Scheme = p.upstream.Scheme
 	out.URL.Host = p.upstream.Host
@@ -233,6 +290,12 @@ func (p *Proxy) Abort(w http.ResponseWriter, up *http.Response, n int64, reset b
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
 	}
+	drop(w, reset)
+}
+
+// drop ends the client's connection without finishing the response: a
+// reset (RST) when reset is true, else a plain close.
+func drop(w http.ResponseWriter, reset bool) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return

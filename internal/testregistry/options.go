@@ -20,6 +20,8 @@ type config struct {
 	storageDir string
 	addr       string
 	remoteURL  string // pull-through upstream, "" for a normal registry
+	// tokenUsers are WithTokenUser's users, by name.
+	tokenUsers map[string]tokenUser
 }
 
 func defaultConfig() config {
@@ -41,6 +43,23 @@ func WithBasicAuth(user, pass string) Option {
 func WithTokenAuth(user, pass string) Option {
 	return func(c *config) {
 		c.tokenAuth, c.user, c.pass = true, user, pass
+	}
+}
+
+// WithTokenUser adds a user of the token server (WithTokenAuth) whose rights
+// are only grants: repository name to the actions allowed on it ("pull",
+// "push"), e.g. {"a/src": {"pull"}, "b/dst": {"pull", "push"}}. The token
+// server grants nothing else to that user, so tests can see a push refused
+// for want of scope, or a mount whose source the user may not pull. Calls
+// add users; a later one replaces a user of the same name. It has no
+// effect without WithTokenAuth. Default: only WithTokenAuth's user, who may
+// do everything.
+func WithTokenUser(user, pass string, grants map[string][]string) Option {
+	return func(c *config) {
+		if c.tokenUsers == nil {
+			c.tokenUsers = map[string]tokenUser{}
+		}
+		c.tokenUsers[user] = tokenUser{pass: pass, grants: grants}
 	}
 }
 

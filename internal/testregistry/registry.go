@@ -229,7 +229,7 @@ func (r *Registry) startTokenServer(serverTLS *tls.Config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ts, err := newTokenServer(ca, r.cfg.user, r.cfg.pass, r.cfg.anonPull)
+	ts, err := newTokenServer(ca, r.cfg)
 	if err != nil {
 		return "", err
 	}

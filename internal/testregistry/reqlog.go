@@ -1,9 +1,11 @@
 package testregistry
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Request is one HTTP request answered by the registry or its token server,
@@ -19,6 +21,15 @@ type Request struct {
 	Authorization bool
 	// Range is the request's Range header, if any.
 	Range string
+	// Query is the raw query string ("mount=sha256:…&from=a", an upload's
+	// "_state=…"); the token server's carries the scopes asked for.
+	Query string
+	// ContentRange is the request's Content-Range header (a chunk of an
+	// upload), if any.
+	ContentRange string
+	// BodyBytes is how many bytes of the request body the handler read:
+	// what the registry received of an upload, a cut-off chunk included.
+	BodyBytes int64
 }
 
 // requestLog records requests in arrival order so tests can assert what a
@@ -32,6 +43,8 @@ type requestLog struct {
 func (l *requestLog) wrap(next http.Handler, token bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
+		body := &countingBody{ReadCloser: r.Body}
+		r.Body = body
 		next.ServeHTTP(sw, r)
 		status := sw.status
 		if status == 0 {
@@ -45,6 +58,9 @@ func (l *requestLog) wrap(next http.Handler, token bool) http.Handler {
 			Status:        status,
 			Authorization: r.Header.Get("Authorization") != "",
 			Range:         r.Header.Get("Range"),
+			Query:         r.URL.RawQuery,
+			ContentRange:  r.Header.Get("Content-Range"),
+			BodyBytes:     body.n.Load(),
 		})
 		if token {
 			l.tokens++
@@ -104,10 +120,14 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader passes on the first status only: Distribution answers a
+// client that vanished mid-upload with 499 and then its error, and net/http
+// would log the second call.
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+	if w.status != 0 {
+		return
 	}
+	w.status = code
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -126,3 +146,15 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// countingBody counts the request body bytes a handler reads.
+type countingBody struct {
+	io.ReadCloser
+	n atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}

@@ -34,16 +34,24 @@ const (
 type tokenServer struct {
 	user, pass string
 	anonPull   bool
+	limited    map[string]tokenUser // WithTokenUser's users
 	signer     jose.Signer
 
 	mu      sync.Mutex
 	refresh map[string]string // refresh token -> user it was issued to
 }
 
+// tokenUser is a user whose rights are limited to grants, repository name
+// to actions.
+type tokenUser struct {
+	pass   string
+	grants map[string][]string
+}
+
 // newTokenServer creates the signing key: a leaf certificate from ca, sent
 // in the JWT's x5c header so the registry can chain it to its
 // rootcertbundle (the CA).
-func newTokenServer(ca *testCA, user, pass string, anonPull bool) (*tokenServer, error) {
+func newTokenServer(ca *testCA, cfg config) (*tokenServer, error) {
 	cert, key, err := ca.issue("testregistry token signer")
 	if err != nil {
 		return nil, err
@@ -54,7 +62,10 @@ func newTokenServer(ca *testCA, user, pass string, anonPull bool) (*tokenServer,
 	if err != nil {
 		return nil, fmt.Errorf("creating token signer: %w", err)
 	}
-	return &tokenServer{user: user, pass: pass, anonPull: anonPull, signer: signer, refresh: map[string]string{}}, nil
+	return &tokenServer{
+		user: cfg.user, pass: cfg.pass, anonPull: cfg.anonPull, limited: cfg.tokenUsers,
+		signer: signer, refresh: map[string]string{},
+	}, nil
 }
 
 func (s *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,9 +119,12 @@ func (s *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // check returns the user name when the credentials match.
 func (s *tokenServer) check(user, pass string) (string, bool) {
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(s.user))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(s.pass))
-	return user, u&p == 1
+	want, known := s.pass, user == s.user
+	if lu, ok := s.limited[user]; ok {
+		want, known = lu.pass, true
+	}
+	p := subtle.ConstantTimeCompare([]byte(pass), []byte(want))
+	return user, known && p == 1
 }
 
 func (s *tokenServer) issue(w http.ResponseWriter, user string, scopes []string, withRefresh bool) {
@@ -147,16 +161,20 @@ func (s *tokenServer) issue(w http.ResponseWriter, user string, scopes []string,
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// grant intersects the requested scopes with what user may do: a known user
-// may pull and push everything, anonymous callers pull only when allowed.
-// Scopes granted nothing are left out, as real token servers do.
+// grant intersects the requested scopes with what user may do: the main
+// user may pull and push everything, a WithTokenUser user what its grants
+// say, anonymous callers pull only when allowed. Scopes granted nothing are
+// left out, as real token servers do.
 func (s *tokenServer) grant(user string, scopes []string) []*token.ResourceActions {
-	var allowed []string
+	allowed := func(string) []string { return nil }
+	lu, isLimited := s.limited[user]
 	switch {
+	case isLimited:
+		allowed = func(repo string) []string { return lu.grants[repo] }
 	case user != "":
-		allowed = []string{"pull", "push"}
+		allowed = func(string) []string { return []string{"pull", "push"} }
 	case s.anonPull:
-		allowed = []string{"pull"}
+		allowed = func(string) []string { return []string{"pull"} }
 	}
 	var out []*token.ResourceActions
 	for _, sc := range scopes {
@@ -167,9 +185,9 @@ func (s *tokenServer) grant(user string, scopes []string) []*token.ResourceActio
 		var granted []string
 		for _, a := range actions {
 			switch {
-			case typ == "repository" && slices.Contains(allowed, a):
+			case typ == "repository" && slices.Contains(allowed(name), a):
 				granted = append(granted, a)
-			case typ == "registry" && name == "catalog" && a == "*" && user != "":
+			case typ == "registry" && name == "catalog" && a == "*" && user != "" && !isLimited:
 				granted = append(granted, a)
 			}
 		}

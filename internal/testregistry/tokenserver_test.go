@@ -40,6 +40,7 @@ func TestTokenGrants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	limited := map[string]tokenUser{"bob": {pass: "b", grants: map[string][]string{"r": {"pull"}}}}
 	tests := []struct {
 		name     string
 		anonPull bool
@@ -49,9 +50,10 @@ func TestTokenGrants(t *testing.T) {
 		{"anonymous refused", false, "", ""},
 		{"anonymous pull", true, "", "pull"},
 		{"user", false, "u", "pull,push"},
+		{"limited user", false, "bob", "pull"},
 	}
 	for _, tc := range tests {
-		ts, err := newTokenServer(ca, "u", "p", tc.anonPull)
+		ts, err := newTokenServer(ca, config{user: "u", pass: "p", anonPull: tc.anonPull, tokenUsers: limited})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +74,7 @@ func TestTokenServerOAuthFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := newTokenServer(ca, "u", "p", false)
+	ts, err := newTokenServer(ca, config{user: "u", pass: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,21 @@ package auth
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
 // scopeForRequest derives the token scope a distribution API request needs
 // from its path, "/v2/<name>/(manifests|blobs|tags)/...": pull for reads,
-// pull,push for writes. It returns "" for paths outside a repository (the
-// "/v2/" ping, the catalog), which share one scope-less cache entry.
-func scopeForRequest(method, path string) string {
-	name := repositoryFromPath(path)
+// pull,push for writes. A cross-repository mount (POST
+// .../blobs/uploads/?mount=<digest>&from=<repo>) also needs pull on the
+// source, "repository:<name>:pull,push repository:<from>:pull": token
+// servers (Distribution's, Docker Hub's) take several scopes at once, and
+// the registry refuses the mount with a token lacking either. It returns ""
+// for paths outside a repository (the "/v2/" ping, the catalog), which
+// share one scope-less cache entry.
+func scopeForRequest(method string, u *url.URL) string {
+	name := repositoryFromPath(u.Path)
 	if name == "" {
 		return ""
 	}
@@ -20,7 +26,24 @@ func scopeForRequest(method, path string) string {
 	default:
 		actions = "pull,push"
 	}
-	return "repository:" + name + ":" + actions
+	scope := "repository:" + name + ":" + actions
+	if from := mountSource(method, u); from != "" && from != name {
+		scope += " repository:" + from + ":pull"
+	}
+	return scope
+}
+
+// mountSource is the from= repository of a mount request, "" for any other
+// request or a name no scope can carry.
+func mountSource(method string, u *url.URL) string {
+	if method != http.MethodPost || !strings.HasSuffix(u.Path, "/blobs/uploads/") {
+		return ""
+	}
+	q := u.Query()
+	if from := q.Get("from"); q.Get("mount") != "" && validRepoName(from) {
+		return from
+	}
+	return ""
 }
 
 // repositoryFromPath returns <name> of a "/v2/<name>/<kind>/..." path, or ""

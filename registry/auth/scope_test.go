@@ -1,6 +1,9 @@
 package auth
 
-import "testing"
+import (
+	"net/url"
+	"testing"
+)
 
 func TestScopeForRequest(t *testing.T) {
 	t.Parallel()
@@ -16,6 +19,12 @@ func TestScopeForRequest(t *testing.T) {
 		{"POST", "/v2/foo/blobs/uploads/", "repository:foo:pull,push"},
 		{"PATCH", "/v2/foo/blobs/uploads/0f1e", "repository:foo:pull,push"},
 		{"PUT", "/v2/foo/manifests/v1", "repository:foo:pull,push"},
+		// A mount needs pull on its source too; a bad or absent source adds nothing.
+		{"POST", "/v2/b/dst/blobs/uploads/?mount=sha256:abc&from=a/src", "repository:b/dst:pull,push repository:a/src:pull"},
+		{"POST", "/v2/b/dst/blobs/uploads/?mount=sha256:abc&from=b/dst", "repository:b/dst:pull,push"},
+		{"POST", "/v2/b/dst/blobs/uploads/?from=a/src", "repository:b/dst:pull,push"},
+		{"POST", "/v2/b/dst/blobs/uploads/?mount=sha256:abc&from=A:x%20y", "repository:b/dst:pull,push"},
+		{"GET", "/v2/b/dst/blobs/uploads/?mount=sha256:abc&from=a/src", "repository:b/dst:pull"},
 		// Components named like route keywords belong to the name.
 		{"GET", "/v2/org/manifests/app/manifests/v1", "repository:org/manifests/app:pull"},
 		{"GET", "/v2/blobs/blobs/sha256:abc", "repository:blobs:pull"},
@@ -31,7 +40,11 @@ func TestScopeForRequest(t *testing.T) {
 		{"GET", "/other/foo/manifests/latest", ""},
 	}
 	for _, tt := range tests {
-		if got := scopeForRequest(tt.method, tt.path); got != tt.want {
+		u, err := url.Parse(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := scopeForRequest(tt.method, u); got != tt.want {
 			t.Errorf("scopeForRequest(%s, %q) = %q, want %q", tt.method, tt.path, got, tt.want)
 		}
 	}

@@ -110,7 +110,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	host := canonicalHost(req.URL)
 	plainHTTP := req.URL.Scheme == "http"
-	scope := scopeForRequest(req.Method, req.URL.Path)
+	scope := scopeForRequest(req.Method, req.URL)
 
 	if redirectedAway(req) {
 		out := t.prepare(req, req.Body)
