@@ -22,6 +22,7 @@ import (
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/pull"
+	"github.com/imagec/imagec/push"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/transfer"
@@ -128,6 +129,16 @@ func (c *Client) Puller(opts ...pull.Option) (*pull.Puller, error) {
 	}
 	base := []pull.Option{pull.WithScheduler(c.sched), pull.WithEndpoints(Endpoints(c.cfg))}
 	return pull.New(reg, c.store, append(base, opts...)...), nil
+}
+
+// Pusher returns a pusher with the client's registry client, on its
+// scheduler. opts come last and win.
+func (c *Client) Pusher(opts ...push.Option) (*push.Pusher, error) {
+	reg, err := c.Registry()
+	if err != nil {
+		return nil, err
+	}
+	return push.New(reg, append([]push.Option{push.WithScheduler(c.sched)}, opts...)...), nil
 }
 
 // Pull pulls ref into the store; see pull.Puller.Pull.

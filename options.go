@@ -81,9 +81,10 @@ func WithInsecureSkipVerify(skip bool) Option { return func(o *options) { o.skip
 // loopback registries only.
 func WithInsecureAllowHTTP(allow bool) Option { return func(o *options) { o.allowHTTP = allow } }
 
-// WithMaxConcurrentDownloads bounds how many blobs move at once across the
-// client's pullers. Default pull.DefaultMaxConcurrentDownloads (3).
-func WithMaxConcurrentDownloads(n int) Option {
+// WithMaxConcurrentTransfers bounds how many blobs move at once, downloads
+// and uploads, across the client's pullers and pushers. Default
+// pull.DefaultMaxConcurrentDownloads (3), docker's for pulls.
+func WithMaxConcurrentTransfers(n int) Option {
 	return func(o *options) {
 		if n > 0 {
 			o.parallel = n

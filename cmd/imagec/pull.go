@@ -67,7 +67,7 @@ func (pf *pullFlags) wantPlatform() (*ocispec.Platform, error) {
 // the concurrency, and --username's credential, offered only to ref's
 // registry.
 func (pf *pullFlags) options(ref reference.Reference) ([]imagec.Option, error) {
-	opts := []imagec.Option{imagec.WithMaxConcurrentDownloads(pf.parallel)}
+	opts := []imagec.Option{imagec.WithMaxConcurrentTransfers(pf.parallel)}
 	if pf.username == "" && !pf.passStdin {
 		return opts, nil
 	}
@@ -99,7 +99,7 @@ func (pf *pullFlags) openFor(g *globals, arg string) (*imagec.Client, error) {
 	if ref, err := reference.Parse(arg); err == nil {
 		return pf.open(g, ref)
 	}
-	return g.open(imagec.WithMaxConcurrentDownloads(pf.parallel))
+	return g.open(imagec.WithMaxConcurrentTransfers(pf.parallel))
 }
 
 // pull pulls ref into c's store, printing progress to w.

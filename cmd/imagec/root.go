@@ -43,6 +43,8 @@ func newRootCommand() *cobra.Command {
 		newLayersCommand(g),
 		newRmiCommand(g),
 		newTagCommand(g),
+		newPushCommand(g),
+		newCopyCommand(g),
 		newLoginCommand(g),
 		newLogoutCommand(g),
 		newFsckCommand(g),

@@ -60,6 +60,46 @@ func RepoDigest(ctx context.Context, p content.Provider, entry ocispec.Descripto
 	return d, nil
 }
 
+// Original returns the descriptor of the document a registry served for
+// the image entry names, which is what a push sends so the registry holds
+// the same bytes and digest: entry itself for an OCI manifest or index, and
+// for imagec's wrapper index the (verified) document it was made from,
+// with the media type that document declares. A wrapper whose source does
+// not check out (see RepoDigest) is refused with errdefs.ErrDigestMismatch.
+func Original(ctx context.Context, p content.Provider, entry ocispec.Descriptor) (ocispec.Descriptor, error) {
+	if !manifest.IsIndex(entry.MediaType) {
+		return entry, nil
+	}
+	body, err := p.ReadBlob(ctx, entry.Digest, manifest.MaxSize)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	parsed, err := manifest.Parse(entry.MediaType, body)
+	if err != nil || parsed.Index == nil {
+		return entry, nil
+	}
+	src, wrapped := Source(parsed.Index)
+	if !wrapped {
+		return entry, nil
+	}
+	if _, err := verifySource(ctx, p, src, parsed.Index); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("index %s: %w", entry.Digest, err)
+	}
+	if len(parsed.Index.Manifests) == 1 && parsed.Index.Manifests[0].Digest == src {
+		child := parsed.Index.Manifests[0]
+		return ocispec.Descriptor{MediaType: child.MediaType, Digest: child.Digest, Size: child.Size}, nil
+	}
+	raw, err := p.ReadBlob(ctx, src, manifest.MaxSize)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	doc, err := manifest.Parse("", raw)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return ocispec.Descriptor{MediaType: doc.MediaType, Digest: src, Size: int64(len(raw))}, nil
+}
+
 // CheckName fails, wrapping errdefs.ErrDigestMismatch, when name pins a
 // digest (repo@sha256:...) that is not the repo digest of entry's content.
 // Names with a tag only always pass.

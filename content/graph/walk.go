@@ -151,11 +151,7 @@ func (w *Walker) walk(ctx context.Context, n Node, visit VisitFunc) error {
 	if err != nil || !descend || n.Body == nil {
 		return err
 	}
-	kids := artifactChildren(n.Body)
-	if n.Doc != nil {
-		kids = Children(n.Doc)
-	}
-	for _, child := range kids {
+	for _, child := range refs(n.Doc, n.Body) {
 		child.Parent, child.Depth = n.Desc.Digest, n.Depth+1
 		if err := w.walk(ctx, child, visit); err != nil {
 			return err
@@ -240,6 +236,27 @@ func artifactChildren(body []byte) []Node {
 		}
 	}
 	return kept
+}
+
+// References lists what a document (bytes verified against desc) refers
+// to: Children of what imagec interprets as an image, the descriptors of
+// an artifact otherwise. A document that does not parse fails.
+func References(desc ocispec.Descriptor, body []byte) ([]Node, *manifest.Parsed, error) {
+	parsed, err := manifest.Parse(desc.MediaType, body)
+	switch {
+	case errors.Is(err, errdefs.ErrUnsupported):
+		return artifactChildren(body), nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("%s does not parse as %s: %w", desc.Digest, mediaTypeName(desc.MediaType), err)
+	}
+	return Children(parsed), parsed, nil
+}
+
+func refs(doc *manifest.Parsed, body []byte) []Node {
+	if doc != nil {
+		return Children(doc)
+	}
+	return artifactChildren(body)
 }
 
 // Children lists what a document refers to, with their roles: an index's

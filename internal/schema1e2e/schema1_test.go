@@ -22,7 +22,10 @@ import (
 	"github.com/imagec/imagec/internal/faultproxy"
 	"github.com/imagec/imagec/internal/testregistry/schema1reg"
 	"github.com/imagec/imagec/internal/testtool"
+	"github.com/imagec/imagec/manifest"
+	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
+	"github.com/imagec/imagec/push"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 )
@@ -181,4 +184,54 @@ func equal(a, b []digest.Digest) bool {
 		}
 	}
 	return true
+}
+
+// A pulled schema 1 image is pushed as the schema 2 image imagec converted
+// it to, which every registry accepts (Distribution 3 and Docker Hub refuse
+// schema 1), under that image's digest, and pulls back with the same image
+// ID. (The destination is a second Distribution 2.8: version 3 cannot live
+// in the same test binary, both register the same HTTP handlers.)
+func TestPushSchema1SendsTheConversion(t *testing.T) {
+	ctx := context.Background()
+	reg := schema1reg.Start(t)
+	if _, _, _, err := reg.PushSchema1(ctx, "legacy/app", "v1", 43); err != nil {
+		t.Fatal(err)
+	}
+	st, err := local.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reference.MustParse(reg.Host + "/legacy/app:v1")
+	pulled, err := pull.New(client, st).Pull(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := schema1reg.Start(t)
+	dest := reference.MustParse(dst.Host + "/modern/app:v1")
+	rec := &progress.Recorder{}
+	res, err := push.New(client).Push(ctx, st, ref.String(), dest, push.WithProgress(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Desc.Digest != pulled.Manifest.Digest || res.Desc.MediaType != manifest.MediaTypeDockerManifest {
+		t.Fatalf("pushed %s %s, want the converted manifest %s", res.Desc.MediaType, res.Desc.Digest, pulled.Manifest.Digest)
+	}
+	noted := false
+	for _, ev := range rec.Events() {
+		noted = noted || strings.HasPrefix(ev.Message, "Schema 1 image: pushing the schema 2 image")
+	}
+	if !noted {
+		t.Error("the push did not say it sent the conversion")
+	}
+	back, err := pull.New(client, st).Pull(ctx, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.ImageID != pulled.ImageID {
+		t.Fatalf("image ID %s after the round trip, want %s", back.ImageID, pulled.ImageID)
+	}
 }
