@@ -157,4 +157,3 @@ func mediaKind(mt string) string {
 	}
 	return "manifest"
 }
-
