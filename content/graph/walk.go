@@ -114,13 +114,36 @@ type VisitFunc func(ctx context.Context, n Node) (descend bool, err error)
 // Walker walks the graph of one provider, visiting each digest once across
 // all its walks.
 type Walker struct {
-	p    content.Provider
+	src  Fetcher
 	seen map[digest.Digest]bool
 }
 
-// NewWalker returns a Walker over p.
-func NewWalker(p content.Provider) *Walker {
-	return &Walker{p: p, seen: map[digest.Digest]bool{}}
+// Fetcher is what a walk reads: the size of a blob as held (an error
+// wrapping errdefs.ErrNotFound when absent) and the verified bytes of a
+// document.
+type Fetcher interface {
+	Size(ctx context.Context, desc ocispec.Descriptor) (int64, error)
+	Document(ctx context.Context, desc ocispec.Descriptor) ([]byte, error)
+}
+
+// NewWalker returns a Walker over a content store.
+func NewWalker(p content.Provider) *Walker { return NewFetchWalker(store{p}) }
+
+// NewFetchWalker returns a Walker over any source of documents, such as a
+// registry being copied from.
+func NewFetchWalker(f Fetcher) *Walker {
+	return &Walker{src: f, seen: map[digest.Digest]bool{}}
+}
+
+// store is a content.Provider as a Fetcher.
+type store struct{ p content.Provider }
+
+func (s store) Size(ctx context.Context, desc ocispec.Descriptor) (int64, error) {
+	return s.p.Info(ctx, desc.Digest)
+}
+
+func (s store) Document(ctx context.Context, desc ocispec.Descriptor) ([]byte, error) {
+	return s.p.ReadBlob(ctx, desc.Digest, manifest.MaxSize)
 }
 
 // Walk visits root and what it refers to, depth first, children in the
@@ -167,7 +190,7 @@ func (w *Walker) fill(ctx context.Context, n *Node) {
 	if n.Desc.Digest.Validate() != nil {
 		return
 	}
-	size, err := w.p.Info(ctx, n.Desc.Digest)
+	size, err := w.src.Size(ctx, n.Desc)
 	if err != nil {
 		return
 	}
@@ -179,7 +202,7 @@ func (w *Walker) fill(ctx context.Context, n *Node) {
 		n.Err = fmt.Errorf("%s nests more than %d levels deep: %w", n.Desc.Digest, MaxDepth, errdefs.ErrUnsupported)
 		return
 	}
-	body, err := w.p.ReadBlob(ctx, n.Desc.Digest, manifest.MaxSize)
+	body, err := w.src.Document(ctx, n.Desc)
 	if err != nil {
 		n.Err = err
 		return
