@@ -181,35 +181,25 @@ type IngestEntry struct {
 // IngestEntries lists the partial downloads, held or not. It never
 // creates or locks anything: a held entry's writer carries on.
 func (s *Store) IngestEntries(ctx context.Context) ([]IngestEntry, error) {
-	entries, err := s.readDir(ingestDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", s.fs.Join(ingestDir), err)
-	}
 	var out []IngestEntry
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if !e.IsDir() {
-			continue
-		}
-		rel := ingestDir + "/" + e.Name()
+	err := s.eachIngest(ctx, func(rel, name string) error {
 		held, err := s.lockHeld(rel + "/lock")
 		if err != nil {
-			return nil, fmt.Errorf("ingest entry %s: %w", e.Name(), err)
+			return fmt.Errorf("ingest entry %s: %w", name, err)
 		}
-		ie := IngestEntry{Rel: rel, Digest: ingestDigest(e.Name()), Held: held}
+		ie := IngestEntry{Rel: rel, Digest: ingestDigest(name), Held: held}
 		if st, err := s.fs.Lstat(rel + "/data"); err == nil {
 			ie.Size = st.Size
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("ingest entry %s: %w", e.Name(), err)
+			return fmt.Errorf("ingest entry %s: %w", name, err)
 		}
 		out = append(out, ie)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return out, nil
+	return out, err
 }
 
 // lockHeld reports whether some process holds the flock on rel. The probe

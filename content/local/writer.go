@@ -323,34 +323,43 @@ func (s *Store) CountIngest(ctx context.Context) (int, error) {
 }
 
 func (s *Store) pruneIngest(ctx context.Context, dryRun bool) (int, error) {
+	removed := 0
+	err := s.eachIngest(ctx, func(dir, _ string) error {
+		l, err := s.tryLock(dir + "/lock")
+		if err != nil {
+			return nil // busy, or removed by its writer meanwhile
+		}
+		// In a dry run tryLock may have created the lock file of an entry
+		// that had none; the entry is stale either way and stays.
+		if !dryRun {
+			s.removeIngest(dir)
+		}
+		l.release()
+		removed++
+		return nil
+	})
+	return removed, err
+}
+
+// eachIngest calls fn with the path (relative to the root) and the name of
+// every ingest entry directory.
+func (s *Store) eachIngest(ctx context.Context, fn func(dir, name string) error) error {
 	entries, err := s.readDir(ingestDir)
 	if err != nil {
-		return 0, fmt.Errorf("prune ingest in %s: %w", s.root, err)
+		return fmt.Errorf("ingest area of %s: %w", s.root, err)
 	}
-	removed := 0
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
-			return removed, err
+			return err
 		}
 		if !e.IsDir() {
 			continue
 		}
-		dir := ingestDir + "/" + e.Name()
-		l, err := s.tryLock(dir + "/lock")
-		if err != nil {
-			continue // busy, or removed by its writer meanwhile
+		if err := fn(ingestDir+"/"+e.Name(), e.Name()); err != nil {
+			return err
 		}
-		if dryRun {
-			// tryLock may have created the lock file of an entry that had
-			// none; the entry is stale either way and is left as found.
-			l.release()
-		} else {
-			s.removeIngest(dir)
-			l.release()
-		}
-		removed++
 	}
-	return removed, nil
+	return nil
 }
 
 // removeIngest deletes an ingest entry whose lock the caller holds. The lock
