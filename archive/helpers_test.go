@@ -21,6 +21,7 @@ import (
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/fsck"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/pull"
@@ -58,7 +59,7 @@ func newPuller(t *testing.T) *puller {
 }
 
 // image pushes img as repo:tag and pulls it; it returns the stored name.
-func (p *puller) image(t *testing.T, repoTag string, img *testregistry.Image) string {
+func (p *puller) image(t *testing.T, repoTag string, img *fixtures.Image) string {
 	t.Helper()
 	ctx := context.Background()
 	repo, tag, _ := strings.Cut(repoTag, ":")
@@ -68,7 +69,7 @@ func (p *puller) image(t *testing.T, repoTag string, img *testregistry.Image) st
 	return p.pull(t, repoTag)
 }
 
-func (p *puller) index(t *testing.T, repoTag string, idx *testregistry.Index) string {
+func (p *puller) index(t *testing.T, repoTag string, idx *fixtures.Index) string {
 	t.Helper()
 	repo, tag, _ := strings.Cut(repoTag, ":")
 	if err := p.reg.PushIndex(context.Background(), repo, tag, idx); err != nil {
@@ -86,9 +87,9 @@ func (p *puller) pull(t *testing.T, repoTag string, opts ...pull.PullOption) str
 	return ref.String()
 }
 
-func fixture(t *testing.T, seed int64, layers int, f testregistry.Format, c testregistry.Compression) *testregistry.Image {
+func fixture(t *testing.T, seed int64, layers int, f fixtures.Format, c fixtures.Compression) *fixtures.Image {
 	t.Helper()
-	img, err := testregistry.NewImage(seed, layers, 32<<10, f, c, linuxAMD64)
+	img, err := fixtures.NewImage(seed, layers, 32<<10, f, c, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}

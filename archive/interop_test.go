@@ -14,7 +14,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/archive"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testtool"
 	"github.com/imagec/imagec/reference"
 )
@@ -69,11 +69,11 @@ func TestSkopeoReadsOurArchives(t *testing.T) {
 	p := newPuller(t)
 	cases := []struct {
 		repoTag string
-		img     *testregistry.Image
+		img     *fixtures.Image
 	}{
-		{"interop/docker:1", fixture(t, 40, 2, testregistry.Docker, testregistry.Gzip)},
-		{"interop/oci:1", fixture(t, 41, 2, testregistry.OCI, testregistry.Gzip)},
-		{"interop/zstd:1", fixture(t, 42, 2, testregistry.OCI, testregistry.Zstd)},
+		{"interop/docker:1", fixture(t, 40, 2, fixtures.Docker, fixtures.Gzip)},
+		{"interop/oci:1", fixture(t, 41, 2, fixtures.OCI, fixtures.Gzip)},
+		{"interop/zstd:1", fixture(t, 42, 2, fixtures.OCI, fixtures.Zstd)},
 	}
 	for _, tc := range cases {
 		name := p.image(t, tc.repoTag, tc.img)
@@ -141,7 +141,7 @@ func TestLoadSkopeoArchives(t *testing.T) {
 	t.Parallel()
 	testtool.Require(t, "skopeo")
 	p := newPuller(t)
-	name := p.image(t, "interop/src:1", fixture(t, 50, 3, testregistry.Docker, testregistry.Gzip))
+	name := p.image(t, "interop/src:1", fixture(t, 50, 3, fixtures.Docker, fixtures.Gzip))
 	want := imageID(t, p.st, name)
 	cases := []struct {
 		transport string

@@ -13,7 +13,7 @@ import (
 
 	"github.com/imagec/imagec/archive"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/manifest"
 )
 
@@ -26,34 +26,34 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	var all []string
 	kinds := []struct {
 		repoTag string
-		f       testregistry.Format
-		c       testregistry.Compression
+		f       fixtures.Format
+		c       fixtures.Compression
 	}{
-		{"rt/docker:gzip", testregistry.Docker, testregistry.Gzip},
-		{"rt/docker:plain", testregistry.Docker, testregistry.Uncompressed},
-		{"rt/oci:gzip", testregistry.OCI, testregistry.Gzip},
-		{"rt/oci:zstd", testregistry.OCI, testregistry.Zstd},
+		{"rt/docker:gzip", fixtures.Docker, fixtures.Gzip},
+		{"rt/docker:plain", fixtures.Docker, fixtures.Uncompressed},
+		{"rt/oci:gzip", fixtures.OCI, fixtures.Gzip},
+		{"rt/oci:zstd", fixtures.OCI, fixtures.Zstd},
 	}
 	for i, k := range kinds {
 		all = append(all, p.image(t, k.repoTag, fixture(t, int64(10+i), 2, k.f, k.c)))
 	}
 	// A multi-platform index of which one platform is pulled.
 	arm := ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
-	a, err := testregistry.NewImage(20, 1, 4<<10, testregistry.OCI, testregistry.Gzip, linuxAMD64)
+	a, err := fixtures.NewImage(20, 1, 4<<10, fixtures.OCI, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := testregistry.NewImage(21, 1, 4<<10, testregistry.OCI, testregistry.Gzip, arm)
+	b, err := fixtures.NewImage(21, 1, 4<<10, fixtures.OCI, fixtures.Gzip, arm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := testregistry.NewIndex(testregistry.OCI, a, b)
+	idx, err := fixtures.NewIndex(fixtures.OCI, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	all = append(all, p.index(t, "rt/multi:latest", idx))
 	// A digest reference names an image too.
-	byDigest := p.reg.Host + "/rt/docker@" + fixture(t, 10, 2, testregistry.Docker, testregistry.Gzip).ManifestDesc.Digest.String()
+	byDigest := p.reg.Host + "/rt/docker@" + fixture(t, 10, 2, fixtures.Docker, fixtures.Gzip).ManifestDesc.Digest.String()
 	p.pull(t, strings.TrimPrefix(byDigest, p.reg.Host+"/"))
 	all = append(all, byDigest)
 
@@ -196,12 +196,12 @@ func TestSaveOCISharedBlobsOnce(t *testing.T) {
 func TestSaveRefuses(t *testing.T) {
 	t.Parallel()
 	p := newPuller(t)
-	foreign, err := testregistry.ForeignLayerImage(30, 1, 4<<10, linuxAMD64)
+	foreign, err := fixtures.ForeignLayerImage(30, 1, 4<<10, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := p.image(t, "save/foreign:1", foreign)
-	hello := p.image(t, "save/hello:1", fixture(t, 31, 1, testregistry.Docker, testregistry.Gzip))
+	hello := p.image(t, "save/hello:1", fixture(t, 31, 1, fixtures.Docker, fixtures.Gzip))
 	// A blob that rotted on disk is not copied into an archive.
 	rotten := loadImage(t, p.st, hello).Manifest.Layers[0]
 	if err := corruptBlob(p.st.Path(rotten.Digest)); err != nil {

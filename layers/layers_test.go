@@ -21,6 +21,7 @@ import (
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/layers"
 	"github.com/imagec/imagec/pull"
@@ -56,7 +57,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // pullImage pushes img as repo:latest, pulls it and loads it from the store.
-func (e *env) pullImage(t *testing.T, repo string, img *testregistry.Image) *image.Image {
+func (e *env) pullImage(t *testing.T, repo string, img *fixtures.Image) *image.Image {
 	t.Helper()
 	ctx := context.Background()
 	if err := e.reg.Push(ctx, repo, "latest", img); err != nil {
@@ -107,7 +108,7 @@ func layerTar(t *testing.T, entries ...tarEntry) []byte {
 
 // whiteoutImage has a base layer and a layer that deletes a file, empties a
 // directory (opaque) and replaces a directory with a file.
-func whiteoutImage(t *testing.T, c testregistry.Compression) *testregistry.Image {
+func whiteoutImage(t *testing.T, c fixtures.Compression) *fixtures.Image {
 	t.Helper()
 	base := layerTar(t,
 		tarEntry{name: "etc/", typ: tar.TypeDir},
@@ -130,7 +131,7 @@ func whiteoutImage(t *testing.T, c testregistry.Compression) *testregistry.Image
 		tarEntry{name: "opt/.wh.tool", typ: tar.TypeReg},
 		tarEntry{name: "opt/tool", body: "now a file", typ: tar.TypeReg},
 	)
-	img, err := testregistry.ImageFromTars(5, testregistry.OCI, c, amd64, [][]byte{base, top})
+	img, err := fixtures.ImageFromTars(5, fixtures.OCI, c, amd64, [][]byte{base, top})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func keys(m map[string]string) string {
 
 func TestComposeFromCacheEqualsFromBlobs(t *testing.T) {
 	t.Parallel()
-	for _, c := range []testregistry.Compression{testregistry.Gzip, testregistry.Zstd} {
+	for _, c := range []fixtures.Compression{fixtures.Gzip, fixtures.Zstd} {
 		t.Run(fmt.Sprint(c), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
@@ -242,8 +243,8 @@ func TestSharedBaseUnpackedOnce(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	base := layerTar(t, tarEntry{name: "base", body: "base", typ: tar.TypeReg})
-	one, _ := testregistry.ImageFromTars(1, testregistry.OCI, testregistry.Gzip, amd64, [][]byte{base, layerTar(t, tarEntry{name: "one", body: "1", typ: tar.TypeReg})})
-	two, _ := testregistry.ImageFromTars(2, testregistry.OCI, testregistry.Gzip, amd64, [][]byte{base, layerTar(t, tarEntry{name: "two", body: "2", typ: tar.TypeReg})})
+	one, _ := fixtures.ImageFromTars(1, fixtures.OCI, fixtures.Gzip, amd64, [][]byte{base, layerTar(t, tarEntry{name: "one", body: "1", typ: tar.TypeReg})})
+	two, _ := fixtures.ImageFromTars(2, fixtures.OCI, fixtures.Gzip, amd64, [][]byte{base, layerTar(t, tarEntry{name: "two", body: "2", typ: tar.TypeReg})})
 	a, b := e.pullImage(t, "s/one", one), e.pullImage(t, "s/two", two)
 	if err := e.ls.Ensure(ctx, a, 2); err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestComposeRefusesNonEmptyAndLeavesNothingOnError(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	img := e.pullImage(t, "x/y", whiteoutImage(t, testregistry.Gzip))
+	img := e.pullImage(t, "x/y", whiteoutImage(t, fixtures.Gzip))
 	dir := t.TempDir()
 	full := filepath.Join(dir, "full")
 	os.Mkdir(full, 0o755)
@@ -315,7 +316,7 @@ func TestLiveChainsFollowsPlatformlessIndexChildren(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	img := e.pullImage(t, "p/less", whiteoutImage(t, testregistry.Gzip))
+	img := e.pullImage(t, "p/less", whiteoutImage(t, fixtures.Gzip))
 	body := []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
 		img.ManifestDesc.MediaType, img.ManifestDesc.Digest, img.ManifestDesc.Size))
 	idx := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(body), Size: int64(len(body))}
@@ -345,7 +346,7 @@ func TestStaleRootfsRemoved(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	img := e.pullImage(t, "st/ale", whiteoutImage(t, testregistry.Gzip))
+	img := e.pullImage(t, "st/ale", whiteoutImage(t, fixtures.Gzip))
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "rootfs")
 	stale := filepath.Join(dir, ".rootfs.imagec-123")

@@ -15,7 +15,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 )
 
 // cached is an image whose layers are unpacked in the layer area, with the
@@ -31,7 +31,7 @@ func newCached(t *testing.T) *cached {
 	t.Helper()
 	e := newEnv(t)
 	ctx := context.Background()
-	img := e.pullImage(t, "rec/img", whiteoutImage(t, testregistry.Gzip))
+	img := e.pullImage(t, "rec/img", whiteoutImage(t, fixtures.Gzip))
 	truth := filepath.Join(t.TempDir(), "truth")
 	if err := e.ls.Compose(ctx, img, truth); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 )
 
 // serveBySHA512 makes the proxy answer a manifest GET for sha512 (which
@@ -60,7 +60,7 @@ func TestPullBySHA512Digest(t *testing.T) {
 func TestPullBySHA512DigestMismatch(t *testing.T) {
 	t.Parallel()
 	e := newFaultEnv(t, nil)
-	other, err := testregistry.NewImage(23, 1, 1024, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	other, err := fixtures.NewImage(23, 1, 1024, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
@@ -36,7 +37,7 @@ import (
 type faultEnv struct {
 	reg    *testregistry.Registry
 	proxy  *faultproxy.Proxy
-	img    *testregistry.Image
+	img    *fixtures.Image
 	store  *local.Store
 	client *registry.Client
 	puller *pull.Puller
@@ -48,7 +49,7 @@ const faultLayerSize = 256 << 10
 func newFaultEnv(t *testing.T, regOpts []testregistry.Option, clientOpts ...registry.Option) *faultEnv {
 	t.Helper()
 	reg := testregistry.Start(t, regOpts...)
-	img, err := testregistry.NewImage(21, 3, faultLayerSize, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	img, err := fixtures.NewImage(21, 3, faultLayerSize, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestFaults(t *testing.T) {
 func TestFaultSwappedManifestByDigest(t *testing.T) {
 	t.Parallel()
 	e := newFaultEnv(t, nil)
-	other, err := testregistry.NewImage(22, 1, 1024, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	other, err := fixtures.NewImage(22, 1, 1024, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestFaultSSRFRefused(t *testing.T) {
 	t.Run("blob redirect from a public registry to loopback", func(t *testing.T) {
 		t.Parallel()
 		reg := testregistry.Start(t)
-		img, _ := testregistry.NewImage(23, 1, 1024, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+		img, _ := fixtures.NewImage(23, 1, 1024, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 		if err := reg.Push(context.Background(), "x/y", "latest", img); err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +315,7 @@ func TestFaultSSRFRefused(t *testing.T) {
 func TestFaultHTTPSToHTTPRedirectRefused(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t)
-	img, _ := testregistry.NewImage(24, 1, 1024, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	img, _ := fixtures.NewImage(24, 1, 1024, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err := reg.Push(context.Background(), "x/y", "latest", img); err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
@@ -30,7 +31,7 @@ func TestForeignLayerURLOnInternalAddressSkippedForPublicRegistry(t *testing.T) 
 	}))
 	t.Cleanup(internal.Close)
 	reg := testregistry.Start(t)
-	img, err := testregistry.ForeignLayerImageAt(17, 1, 4<<10, linuxAMD64, internal.URL+"/foreign/")
+	img, err := fixtures.ForeignLayerImageAt(17, 1, 4<<10, linuxAMD64, internal.URL+"/foreign/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
@@ -63,16 +64,16 @@ func (e *env) ref(t *testing.T, repoTag string) reference.Reference {
 	return r
 }
 
-func push(t *testing.T, e *env, repo, tag string, img *testregistry.Image) {
+func push(t *testing.T, e *env, repo, tag string, img *fixtures.Image) {
 	t.Helper()
 	if err := e.reg.Push(context.Background(), repo, tag, img); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newImage(t *testing.T, seed int64, f testregistry.Format, c testregistry.Compression) *testregistry.Image {
+func newImage(t *testing.T, seed int64, f fixtures.Format, c fixtures.Compression) *fixtures.Image {
 	t.Helper()
-	img, err := testregistry.NewImage(seed, 3, 64<<10, f, c, linuxAMD64)
+	img, err := fixtures.NewImage(seed, 3, 64<<10, f, c, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func newImage(t *testing.T, seed int64, f testregistry.Format, c testregistry.Co
 
 // checkStored asserts the image is recorded under ref with every blob present
 // and verified, and that it reads back with the expected ID.
-func checkStored(t *testing.T, e *env, ref reference.Reference, img *testregistry.Image) *image.Image {
+func checkStored(t *testing.T, e *env, ref reference.Reference, img *fixtures.Image) *image.Image {
 	t.Helper()
 	ctx := context.Background()
 	entry, err := e.store.Image(ctx, ref.String())
@@ -110,14 +111,14 @@ func TestPullFormats(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name string
-		f    testregistry.Format
-		c    testregistry.Compression
+		f    fixtures.Format
+		c    fixtures.Compression
 	}{
-		{"docker-gzip", testregistry.Docker, testregistry.Gzip},
-		{"docker-uncompressed", testregistry.Docker, testregistry.Uncompressed},
-		{"oci-gzip", testregistry.OCI, testregistry.Gzip},
-		{"oci-zstd", testregistry.OCI, testregistry.Zstd},
-		{"oci-uncompressed", testregistry.OCI, testregistry.Uncompressed},
+		{"docker-gzip", fixtures.Docker, fixtures.Gzip},
+		{"docker-uncompressed", fixtures.Docker, fixtures.Uncompressed},
+		{"oci-gzip", fixtures.OCI, fixtures.Gzip},
+		{"oci-zstd", fixtures.OCI, fixtures.Zstd},
+		{"oci-uncompressed", fixtures.OCI, fixtures.Uncompressed},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,7 +161,7 @@ func assertStatus(t *testing.T, rec *progress.Recorder, want string) {
 func TestSecondPullFetchesNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	img := newImage(t, 7, testregistry.Docker, testregistry.Gzip)
+	img := newImage(t, 7, fixtures.Docker, fixtures.Gzip)
 	push(t, e, "test/again", "latest", img)
 	ref := e.ref(t, "test/again")
 	if _, err := e.puller.Pull(context.Background(), ref); err != nil {
@@ -190,13 +191,13 @@ func TestSecondPullFetchesNothing(t *testing.T) {
 func TestRetagDownloadsOnlyNewBlobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	first := newImage(t, 8, testregistry.OCI, testregistry.Gzip)
+	first := newImage(t, 8, fixtures.OCI, fixtures.Gzip)
 	push(t, e, "test/moving", "latest", first)
 	ref := e.ref(t, "test/moving:latest")
 	if _, err := e.puller.Pull(context.Background(), ref); err != nil {
 		t.Fatal(err)
 	}
-	second := newImage(t, 9, testregistry.OCI, testregistry.Gzip)
+	second := newImage(t, 9, fixtures.OCI, fixtures.Gzip)
 	push(t, e, "test/moving", "latest", second)
 	res, err := e.puller.Pull(context.Background(), ref)
 	if err != nil {
@@ -231,7 +232,7 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 		if res.Digest != digests[ref.Name()+":latest"] {
 			t.Fatalf("digest %s, want the index %s", res.Digest, digests[ref.Name()+":latest"])
 		}
-		var img *testregistry.Image
+		var img *fixtures.Image
 		for _, c := range idx.Images {
 			if c.Platform.Architecture == want.Architecture {
 				img = c
@@ -259,7 +260,7 @@ func TestPullIndexSelectsPlatform(t *testing.T) {
 func TestPullForeignLayerIsRecordedNotFetched(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	img, err := testregistry.ForeignLayerImage(11, 2, 32<<10, linuxAMD64)
+	img, err := fixtures.ForeignLayerImage(11, 2, 32<<10, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +288,7 @@ func TestPullForeignLayerIsRecordedNotFetched(t *testing.T) {
 func TestPullByDigest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	img := newImage(t, 12, testregistry.Docker, testregistry.Gzip)
+	img := newImage(t, 12, fixtures.Docker, fixtures.Gzip)
 	push(t, e, "test/pinned", "v1", img)
 	ref := e.ref(t, "test/pinned:v1@"+img.ManifestDesc.Digest.String())
 	if ref.Digest() != img.ManifestDesc.Digest {
@@ -340,7 +341,7 @@ func TestPullWithAuth(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, opts)
-			img := newImage(t, 13, testregistry.OCI, testregistry.Gzip)
+			img := newImage(t, 13, fixtures.OCI, fixtures.Gzip)
 			push(t, e, "private/img", "latest", img)
 			ref := e.ref(t, "private/img")
 			if _, err := e.puller.Pull(context.Background(), ref); err != nil {
@@ -382,7 +383,7 @@ func TestPullTLSUnknownAuthority(t *testing.T) {
 func TestConcurrentPullsShareDownloads(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	img, err := testregistry.NewImage(14, 4, 512<<10, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	img, err := fixtures.NewImage(14, 4, 512<<10, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +432,7 @@ func TestInvalidReferenceFailsBeforeNetwork(t *testing.T) {
 func TestLayerHookInOrder(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	img, err := testregistry.NewImage(15, 5, 256<<10, testregistry.OCI, testregistry.Gzip, linuxAMD64)
+	img, err := fixtures.NewImage(15, 5, 256<<10, fixtures.OCI, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,7 +473,7 @@ func TestPullForeignLayerFromItsURL(t *testing.T) {
 	var (
 		mu     sync.Mutex
 		served []string
-		layer  *testregistry.Layer
+		layer  *fixtures.Layer
 	)
 	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -486,7 +487,7 @@ func TestPullForeignLayerFromItsURL(t *testing.T) {
 	}))
 	t.Cleanup(cdn.Close)
 	e := newEnv(t, []testregistry.Option{testregistry.WithBasicAuth("u", "p")})
-	img, err := testregistry.ForeignLayerImageAt(16, 1, 32<<10, linuxAMD64, cdn.URL+"/foreign/")
+	img, err := fixtures.ForeignLayerImageAt(16, 1, 32<<10, linuxAMD64, cdn.URL+"/foreign/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/imagec/imagec/content/graph"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/storetest"
-	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
@@ -28,10 +28,10 @@ import (
 
 // attacker pulls another image into e's store under a throwaway name and
 // returns its index.json entry, ready to be put under a name it is not.
-func attacker(t *testing.T, e *env, f testregistry.Format) (ocispec.Descriptor, *testregistry.Image) {
+func attacker(t *testing.T, e *env, f fixtures.Format) (ocispec.Descriptor, *fixtures.Image) {
 	t.Helper()
 	ctx := context.Background()
-	evil := newImage(t, 666, f, testregistry.Gzip)
+	evil := newImage(t, 666, f, fixtures.Gzip)
 	push(t, e, "evil/img", "latest", evil)
 	ref := e.ref(t, "evil/img")
 	if _, err := e.puller.Pull(ctx, ref); err != nil {
@@ -46,7 +46,7 @@ func attacker(t *testing.T, e *env, f testregistry.Format) (ocispec.Descriptor, 
 }
 
 // assertPulledReal checks that after a pull the name leads to the real image.
-func assertPulledReal(t *testing.T, e *env, ref reference.Reference, real *testregistry.Image, res *pull.Result) {
+func assertPulledReal(t *testing.T, e *env, ref reference.Reference, real *fixtures.Image, res *pull.Result) {
 	t.Helper()
 	if res.UpToDate {
 		t.Error("the pull called the forged content up to date")
@@ -61,12 +61,12 @@ func assertPulledReal(t *testing.T, e *env, ref reference.Reference, real *testr
 // content is neither served nor called up to date.
 func TestForgedDigestNameIsRepulled(t *testing.T) {
 	t.Parallel()
-	for _, f := range []testregistry.Format{testregistry.OCI, testregistry.Docker} {
+	for _, f := range []fixtures.Format{fixtures.OCI, fixtures.Docker} {
 		t.Run(formatName(f), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, nil)
-			real := newImage(t, 1, f, testregistry.Gzip)
+			real := newImage(t, 1, f, fixtures.Gzip)
 			push(t, e, "good/img", "v1", real)
 			forged, _ := attacker(t, e, f)
 			ref := e.ref(t, "good/img@"+real.ManifestDesc.Digest.String())
@@ -88,8 +88,8 @@ func TestForgedDigestNameIsRepulled(t *testing.T) {
 	}
 }
 
-func formatName(f testregistry.Format) string {
-	if f == testregistry.OCI {
+func formatName(f fixtures.Format) string {
+	if f == fixtures.OCI {
 		return "oci"
 	}
 	return "docker"
@@ -101,9 +101,9 @@ func TestForgedSourceAnnotationIsRepulled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	real := newImage(t, 2, testregistry.Docker, testregistry.Gzip)
+	real := newImage(t, 2, fixtures.Docker, fixtures.Gzip)
 	push(t, e, "good/img", "v1", real)
-	forged, _ := attacker(t, e, testregistry.Docker)
+	forged, _ := attacker(t, e, fixtures.Docker)
 	forged.Annotations = map[string]string{graph.AnnotationSourceDigest: real.ManifestDesc.Digest.String()}
 	ref := e.ref(t, "good/img:v1")
 	storetest.ForgeName(t, e.store.Root(), ref.String(), forged)
@@ -129,9 +129,9 @@ func TestForgedWrapperSourceIsRepulled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	real := newImage(t, 3, testregistry.Docker, testregistry.Gzip)
+	real := newImage(t, 3, fixtures.Docker, fixtures.Gzip)
 	push(t, e, "good/img", "v1", real)
-	_, evil := attacker(t, e, testregistry.Docker)
+	_, evil := attacker(t, e, fixtures.Docker)
 	if err := e.store.WriteBlob(ctx, real.ManifestDesc, real.Manifest); err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestDamagedLayerIsFetchedAgain(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, nil)
-			img := newImage(t, 4, testregistry.Docker, testregistry.Gzip)
+			img := newImage(t, 4, fixtures.Docker, fixtures.Gzip)
 			push(t, e, "test/damaged", "latest", img)
 			ref := e.ref(t, "test/damaged")
 			if _, err := e.puller.Pull(ctx, ref); err != nil {
@@ -216,19 +216,19 @@ func TestSingleManifestOfOtherPlatformIsUpToDate(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		platform ocispec.Platform
-		format   testregistry.Format
+		format   fixtures.Format
 		warn     bool
 	}{
-		{"platformless docker", ocispec.Platform{}, testregistry.Docker, false},
-		{"platformless oci", ocispec.Platform{}, testregistry.OCI, false},
-		{"arm64 docker", ocispec.Platform{OS: "linux", Architecture: "arm64"}, testregistry.Docker, true},
-		{"arm64 oci", ocispec.Platform{OS: "linux", Architecture: "arm64"}, testregistry.OCI, true},
+		{"platformless docker", ocispec.Platform{}, fixtures.Docker, false},
+		{"platformless oci", ocispec.Platform{}, fixtures.OCI, false},
+		{"arm64 docker", ocispec.Platform{OS: "linux", Architecture: "arm64"}, fixtures.Docker, true},
+		{"arm64 oci", ocispec.Platform{OS: "linux", Architecture: "arm64"}, fixtures.OCI, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			e := newEnv(t, nil)
-			img, err := testregistry.NewImage(5, 2, 16<<10, tc.format, testregistry.Gzip, tc.platform)
+			img, err := fixtures.NewImage(5, 2, 16<<10, tc.format, fixtures.Gzip, tc.platform)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -275,7 +275,7 @@ func TestPlatformlessIndexChildOfOtherPlatformIsRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	arm, err := testregistry.NewImage(6, 1, 8<<10, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "arm64"})
+	arm, err := fixtures.NewImage(6, 1, 8<<10, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "arm64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestPlatformlessIndexChildOfOtherPlatformIsRefused(t *testing.T) {
 }
 
 // platformlessIndex is an OCI index listing imgs without their platforms.
-func platformlessIndex(t *testing.T, imgs ...*testregistry.Image) *testregistry.Index {
+func platformlessIndex(t *testing.T, imgs ...*fixtures.Image) *fixtures.Index {
 	t.Helper()
 	body := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex}
 	body.SchemaVersion = 2
@@ -310,6 +310,6 @@ func platformlessIndex(t *testing.T, imgs ...*testregistry.Image) *testregistry.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testregistry.Index{MediaType: body.MediaType, Images: imgs, Body: b,
+	return &fixtures.Index{MediaType: body.MediaType, Images: imgs, Body: b,
 		Desc: ocispec.Descriptor{MediaType: body.MediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/internal/testtool"
 )
@@ -20,7 +21,7 @@ func TestPushedImageReadByCraneAndSkopeo(t *testing.T) {
 	reg := testregistry.Start(t)
 	c := newTestClient(t)
 	// gzip: crane validate reads every layer as gzip.
-	img, err := testregistry.NewImage(51, 3, 200<<10, testregistry.Docker, testregistry.Gzip, linuxAMD64)
+	img, err := fixtures.NewImage(51, 3, 200<<10, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/faultproxy"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/reference"
 )
@@ -18,7 +19,7 @@ func TestGetManifestFrom(t *testing.T) {
 	t.Parallel()
 	upstream := testregistry.Start(t)
 	c := newTestClient(t)
-	img, other := fixture(t, 41, testregistry.OCI), fixture(t, 42, testregistry.OCI)
+	img, other := fixture(t, 41, fixtures.OCI), fixture(t, 42, fixtures.OCI)
 	pushImage(t, c, regRef(t, upstream, "m/x:v1"), img)
 	liar := faultproxy.Start(t, upstream.URL)
 	liar.Inject(faultproxy.Replace(faultproxy.Manifest, 0, img.ManifestDesc.MediaType, other.Manifest))

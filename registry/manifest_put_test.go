@@ -11,6 +11,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/reference"
 )
@@ -18,7 +19,7 @@ import (
 // pushImage pushes img's config and layers to ref's repository (with
 // opts), then its manifest to ref, and returns the descriptor PutManifest
 // gave.
-func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregistry.Image, opts ...UploadOption) ocispec.Descriptor {
+func pushImage(t *testing.T, c *Client, ref reference.Reference, img *fixtures.Image, opts ...UploadOption) ocispec.Descriptor {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := c.PushBlob(ctx, ref, img.ConfigDesc, ReaderAtSource(bytes.NewReader(img.Config))); err != nil {
@@ -39,9 +40,9 @@ func pushImage(t *testing.T, c *Client, ref reference.Reference, img *testregist
 
 var linuxAMD64 = ocispec.Platform{OS: "linux", Architecture: "amd64"}
 
-func fixture(t *testing.T, seed int64, f testregistry.Format) *testregistry.Image {
+func fixture(t *testing.T, seed int64, f fixtures.Format) *fixtures.Image {
 	t.Helper()
-	img, err := testregistry.NewImage(seed, 2, 8<<10, f, testregistry.Gzip, linuxAMD64)
+	img, err := fixtures.NewImage(seed, 2, 8<<10, f, fixtures.Gzip, linuxAMD64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestPutManifestByTagAndDigest(t *testing.T) {
 	reg := testregistry.Start(t)
 	c := newTestClient(t)
 	ctx := context.Background()
-	for _, f := range []testregistry.Format{testregistry.Docker, testregistry.OCI} {
+	for _, f := range []fixtures.Format{fixtures.Docker, fixtures.OCI} {
 		img := fixture(t, 11+int64(f), f)
 		tagged := regRef(t, reg, "put/m:v1")
 		desc := pushImage(t, c, tagged, img)
@@ -76,7 +77,7 @@ func TestPutManifestByTagAndDigest(t *testing.T) {
 		}
 	}
 
-	img := fixture(t, 13, testregistry.OCI)
+	img := fixture(t, 13, fixtures.OCI)
 	wrong := regRef(t, reg, "put/m").WithDigest(img.ConfigDesc.Digest)
 	if _, err := c.PutManifest(ctx, wrong, img.ManifestDesc.MediaType, img.Manifest); !errors.Is(err, errdefs.ErrDigestMismatch) {
 		t.Fatalf("a digest the body does not hash to: %v", err)
@@ -92,7 +93,7 @@ func TestPutManifestByTagAndDigest(t *testing.T) {
 	}
 }
 
-func layerDescs(img *testregistry.Image) []ocispec.Descriptor {
+func layerDescs(img *fixtures.Image) []ocispec.Descriptor {
 	var out []ocispec.Descriptor
 	for _, l := range img.Layers {
 		out = append(out, ocispec.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
@@ -113,7 +114,7 @@ func TestPutManifestDeniedWithoutPush(t *testing.T) {
 	t.Parallel()
 	reg := tokenRegistry(t)
 	admin := newTestClient(t, userCreds("admin", "root"))
-	img := fixture(t, 14, testregistry.OCI)
+	img := fixture(t, 14, fixtures.OCI)
 	pushImage(t, admin, regRef(t, reg, "c/ro:v1"), img)
 	alice := newTestClient(t, userCreds("alice", "pw"))
 	if _, err := alice.GetManifest(context.Background(), regRef(t, reg, "c/ro:v1"), []string{img.ManifestDesc.MediaType}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -16,7 +17,7 @@ func TestResolveAgainstDistribution(t *testing.T) {
 	t.Parallel()
 	reg := testregistry.Start(t)
 	c := newTestClient(t)
-	img := fixture(t, 31, testregistry.Docker)
+	img := fixture(t, 31, fixtures.Docker)
 	ref := regRef(t, reg, "res/olve:v1")
 	pushImage(t, c, ref, img)
 	accept := []string{img.ManifestDesc.MediaType}

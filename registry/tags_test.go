@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -20,7 +21,7 @@ func TestTagsPagination(t *testing.T) {
 	reg := testregistry.Start(t)
 	c := newTestClient(t)
 	ctx := context.Background()
-	img := fixture(t, 21, testregistry.OCI)
+	img := fixture(t, 21, fixtures.OCI)
 	var want []string
 	for i := range 10 {
 		tag := fmt.Sprintf("v%02d", i)

@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -17,16 +18,17 @@ import (
 type fixture struct {
 	name  string // repository in the bench registry
 	about string
-	build func(scale float64) (*testregistry.Image, error)
+	build func(scale float64) (*fixtures.Image, error)
 }
 
-var fixtures = []fixture{
+// benchImages are the images the workloads pull and unpack.
+var benchImages = []fixture{
 	{"bench/toolchain", "a language toolchain: about 12,900 small files and a few large binaries in 3 gzip layers",
-		func(s float64) (*testregistry.Image, error) { return toolchain(s, testregistry.Gzip) }},
+		func(s float64) (*fixtures.Image, error) { return toolchain(s, fixtures.Gzip) }},
 	{"bench/large", "7 gzip layers, about 910 MB compressed, two of them incompressible",
 		large},
 	{"bench/toolchain-zstd", "the toolchain image with zstd layers",
-		func(s float64) (*testregistry.Image, error) { return toolchain(s, testregistry.Zstd) }},
+		func(s float64) (*fixtures.Image, error) { return toolchain(s, fixtures.Zstd) }},
 }
 
 var benchPlatform = ocispec.Platform{OS: "linux", Architecture: "amd64"}
@@ -147,7 +149,7 @@ func smallFiles(t *tarBuilder, rng *rand.Rand, dir string, n int) {
 
 func scaled(n int, s float64) int { return max(1, int(float64(n)*s)) }
 
-func toolchain(s float64, c testregistry.Compression) (*testregistry.Image, error) {
+func toolchain(s float64, c fixtures.Compression) (*fixtures.Image, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	base := newTar()
 	smallFiles(base, rng, "usr/share/", scaled(3000, s))
@@ -158,10 +160,10 @@ func toolchain(s float64, c testregistry.Compression) (*testregistry.Image, erro
 	}
 	app := newTar()
 	smallFiles(app, rng, "app/", scaled(400, s))
-	return testregistry.ImageFromTars(101, testregistry.OCI, c, benchPlatform, [][]byte{base.bytes(), tool.bytes(), app.bytes()})
+	return fixtures.ImageFromTars(101, fixtures.OCI, c, benchPlatform, [][]byte{base.bytes(), tool.bytes(), app.bytes()})
 }
 
-func large(s float64) (*testregistry.Image, error) {
+func large(s float64) (*fixtures.Image, error) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	specs := []struct {
 		k    kind
@@ -178,13 +180,13 @@ func large(s float64) (*testregistry.Image, error) {
 		}
 		tars = append(tars, t.bytes())
 	}
-	return testregistry.ImageFromTars(102, testregistry.Docker, testregistry.Gzip, benchPlatform, tars)
+	return fixtures.ImageFromTars(102, fixtures.Docker, fixtures.Gzip, benchPlatform, tars)
 }
 
 // seed pushes every fixture under :latest.
-func seed(ctx context.Context, reg *testregistry.Registry, scale float64, logf func(string, ...any)) (map[string]*testregistry.Image, error) {
-	out := map[string]*testregistry.Image{}
-	for _, f := range fixtures {
+func seed(ctx context.Context, reg *testregistry.Registry, scale float64, logf func(string, ...any)) (map[string]*fixtures.Image, error) {
+	out := map[string]*fixtures.Image{}
+	for _, f := range benchImages {
 		start := time.Now()
 		img, err := f.build(scale)
 		if err != nil {

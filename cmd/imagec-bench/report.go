@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 )
 
 type row struct {
@@ -21,7 +21,7 @@ type row struct {
 type report struct {
 	cfg      config
 	started  time.Time
-	fixtures map[string]*testregistry.Image
+	fixtures map[string]*fixtures.Image
 	versions []string
 	rows     []row
 	notes    []string
@@ -54,7 +54,7 @@ func (r *report) markdown() string {
 		fmt.Fprintf(&b, "- %s\n", v)
 	}
 	b.WriteString("\nEvery tool pulls from the same CNCF Distribution registry, started in-process on loopback over plain HTTP, into a fresh directory each run.\n\n## Fixtures\n\n| image | layers | compressed | about |\n|---|---|---|---|\n")
-	for _, fx := range fixtures {
+	for _, fx := range benchImages {
 		img := r.fixtures[fx.name]
 		if img == nil {
 			continue

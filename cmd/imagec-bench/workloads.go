@@ -31,7 +31,7 @@ func (b *bencher) fresh(name string) (string, error) {
 // cold times every tool that has the workload, on every fixture, runs
 // alternating between tools so that drift in the machine hits all alike.
 func (b *bencher) cold(ctx context.Context, workload string, cmdOf func(tool) func(ref, dir string) []string) error {
-	for _, fx := range fixtures {
+	for _, fx := range benchImages {
 		ref := b.ref(fx.name)
 		samples := map[string][]sample{}
 		for i := range b.cfg.runs {
@@ -105,7 +105,7 @@ func (b *bencher) warm(ctx context.Context) error {
 	if imagec.name != "imagec" {
 		return nil
 	}
-	for _, fx := range fixtures {
+	for _, fx := range benchImages {
 		ref := b.ref(fx.name)
 		dir, err := b.fresh("warm")
 		if err != nil {
@@ -201,7 +201,7 @@ func (b *bencher) extract(ctx context.Context) error {
 	if imagec.name != "imagec" {
 		return nil
 	}
-	for _, fx := range fixtures {
+	for _, fx := range benchImages {
 		img := b.report.fixtures[fx.name]
 		if img == nil || img.Layers[0].MediaType == "application/vnd.oci.image.layer.v1.tar+zstd" {
 			continue

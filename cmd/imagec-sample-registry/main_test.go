@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -77,7 +78,7 @@ func TestRunSeedsAndServes(t *testing.T) {
 	}
 
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodHead, "http://"+host+"/v2/samples/hello/manifests/latest", nil)
-	req.Header.Set("Accept", testregistry.MediaTypeDockerManifest)
+	req.Header.Set("Accept", fixtures.MediaTypeDockerManifest)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

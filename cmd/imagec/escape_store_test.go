@@ -13,14 +13,15 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
 // hostileConfigImage is a fixture whose config carries hostile text where
 // `layers` and `inspect` show it.
-func hostileConfigImage(t *testing.T) *testregistry.Image {
+func hostileConfigImage(t *testing.T) *fixtures.Image {
 	t.Helper()
-	img, err := testregistry.NewImage(72, 2, 256, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(72, 2, 256, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 )
 
 // hostile is what a registry, an archive or another tool may put in text
@@ -93,7 +93,7 @@ func pullOutputs(t *testing.T, env []string, ref string, wantExit int) string {
 // error body, evil/index an index whose platforms are hostile.
 func hostileServer(t *testing.T) string {
 	t.Helper()
-	img, err := testregistry.NewImage(71, 1, 256, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(71, 1, 256, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/internal/testtool"
 )
@@ -26,13 +27,13 @@ func TestSingleManifestsOfAnyPlatformAreReadable(t *testing.T) {
 	for i, tc := range []struct {
 		tag      string
 		platform ocispec.Platform
-		format   testregistry.Format
+		format   fixtures.Format
 	}{
-		{"none-docker", ocispec.Platform{}, testregistry.Docker},
-		{"none-oci", ocispec.Platform{}, testregistry.OCI},
-		{"arm64-docker", ocispec.Platform{OS: "linux", Architecture: "arm64"}, testregistry.Docker},
+		{"none-docker", ocispec.Platform{}, fixtures.Docker},
+		{"none-oci", ocispec.Platform{}, fixtures.OCI},
+		{"arm64-docker", ocispec.Platform{OS: "linux", Architecture: "arm64"}, fixtures.Docker},
 	} {
-		img, err := testregistry.NewImage(int64(40+i), 2, 8<<10, tc.format, testregistry.Gzip, tc.platform)
+		img, err := fixtures.NewImage(int64(40+i), 2, 8<<10, tc.format, fixtures.Gzip, tc.platform)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -42,7 +43,7 @@ func blobGets(reg *testregistry.Registry) map[string]int {
 func TestMirrorsWithPullThroughCache(t *testing.T) {
 	t.Parallel()
 	upstream := testregistry.Start(t)
-	img, err := testregistry.NewImage(41, 3, 128<<10, testregistry.Docker, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(41, 3, 128<<10, fixtures.Docker, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestMirrorsWithPullThroughCache(t *testing.T) {
 func TestMirrorWithoutTheImageFallsBack(t *testing.T) {
 	t.Parallel()
 	upstream := testregistry.Start(t)
-	img, err := testregistry.NewImage(42, 2, 32<<10, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(42, 2, 32<<10, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}

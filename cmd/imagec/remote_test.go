@@ -13,6 +13,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/imagec/imagec/internal/clitest"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -32,7 +33,7 @@ func TestTagsDigestManifest(t *testing.T) {
 	t.Parallel()
 	reg, samples, env := withSamples(t)
 	hello := reg.Host + "/" + testregistry.SampleHello
-	img, err := testregistry.NewImage(1, 3, 96<<10, testregistry.Docker, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(1, 3, 96<<10, fixtures.Docker, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/imagec/imagec/internal/clitest"
 	"github.com/imagec/imagec/internal/faultproxy"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 )
 
@@ -27,7 +28,7 @@ import (
 type slowEnv struct {
 	reg   *testregistry.Registry
 	proxy *faultproxy.Proxy
-	img   *testregistry.Image
+	img   *fixtures.Image
 	ref   string
 	env   []string
 }
@@ -35,7 +36,7 @@ type slowEnv struct {
 func newSlowEnv(t *testing.T, layers, layerSize int) *slowEnv {
 	t.Helper()
 	reg := testregistry.Start(t)
-	img, err := testregistry.NewImage(31, layers, layerSize, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	img, err := fixtures.NewImage(31, layers, layerSize, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestEightProcessesFetchEachBlobOnce(t *testing.T) {
 	verifyBlobs(t, root)
 }
 
-func layerDigests(img *testregistry.Image) []digest.Digest {
+func layerDigests(img *fixtures.Image) []digest.Digest {
 	var out []digest.Digest
 	for _, l := range img.Layers {
 		out = append(out, l.Digest)

@@ -17,6 +17,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/internal/testregistry"
 	"github.com/imagec/imagec/internal/testtool"
 )
@@ -49,7 +50,7 @@ func tarOf(t *testing.T, hdrs ...*tar.Header) []byte {
 
 // richImage has what a real image has: nested directories, modes, owners,
 // symlinks, hardlinks, and whiteouts of files and directories.
-func richImage(t *testing.T) *testregistry.Image {
+func richImage(t *testing.T) *fixtures.Image {
 	t.Helper()
 	dir := func(n string, mode int64) *tar.Header { return &tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: mode} }
 	reg := func(n string, mode int64, uid int) *tar.Header {
@@ -69,7 +70,7 @@ func richImage(t *testing.T) *testregistry.Image {
 		reg("opt/.wh.app", 0o644, 0), reg("opt/app", 0o644, 0),
 		reg("etc/passwd", 0o600, 0),
 	)
-	img, err := testregistry.ImageFromTars(77, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"}, [][]byte{base, upper})
+	img, err := fixtures.ImageFromTars(77, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"}, [][]byte{base, upper})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imagec/imagec/internal/fixtures"
 )
 
 // creds are what a test client presents; nil means anonymous.
@@ -102,4 +104,4 @@ func bearerToken(t *testing.T, hc *http.Client, ch map[string]string, c *creds) 
 }
 
 const acceptAll = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " +
-	MediaTypeDockerManifestList + ", " + MediaTypeDockerManifest
+	fixtures.MediaTypeDockerManifestList + ", " + fixtures.MediaTypeDockerManifest

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -16,7 +17,7 @@ func TestPullThroughCachesUpstream(t *testing.T) {
 	t.Parallel()
 	// Seeds unique to this test: Distribution tracks in-flight proxy
 	// downloads by digest process-wide.
-	img, err := NewImage(1701, 2, 4096, Docker, Gzip, amd64)
+	img, err := fixtures.NewImage(1701, 2, 4096, fixtures.Docker, fixtures.Gzip, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestPullThroughCachesUpstream(t *testing.T) {
 	}
 
 	// A pull-through cache is read-only.
-	other, err := NewImage(1702, 1, 512, OCI, Gzip, amd64)
+	other, err := fixtures.NewImage(1702, 1, 512, fixtures.OCI, fixtures.Gzip, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}

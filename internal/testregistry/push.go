@@ -10,13 +10,14 @@ import (
 	"net/url"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/opencontainers/go-digest"
 )
 
 // Push uploads img's config and layer blobs (skipping blobs the repository
 // already has, and foreign layers), then its manifest under tag, or by
 // digest only when tag is empty.
-func (r *Registry) Push(ctx context.Context, repo, tag string, img *Image) error {
+func (r *Registry) Push(ctx context.Context, repo, tag string, img *fixtures.Image) error {
 	c := r.Client()
 	if err := r.pushBlob(ctx, c, repo, img.ConfigDesc.Digest, img.Config); err != nil {
 		return err
@@ -34,8 +35,8 @@ func (r *Registry) Push(ctx context.Context, repo, tag string, img *Image) error
 
 // PushIndex pushes every image and attestation of idx by digest, then the
 // index itself under tag (by digest only when tag is empty).
-func (r *Registry) PushIndex(ctx context.Context, repo, tag string, idx *Index) error {
-	for _, img := range append(append([]*Image(nil), idx.Images...), idx.Attestations...) {
+func (r *Registry) PushIndex(ctx context.Context, repo, tag string, idx *fixtures.Index) error {
+	for _, img := range append(append([]*fixtures.Image(nil), idx.Images...), idx.Attestations...) {
 		if err := r.Push(ctx, repo, "", img); err != nil {
 			return err
 		}

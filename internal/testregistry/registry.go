@@ -3,8 +3,8 @@
 // loopback, for imagec's integration tests, benchmarks and the README demo.
 // It never mocks the registry: clients talk HTTP(S) to the same handlers a
 // production deployment runs, with htpasswd or token authentication and TLS
-// when asked. It also builds deterministic image fixtures and pushes them
-// with its own small client.
+// when asked. It pushes the deterministic images of internal/fixtures with
+// its own small client.
 package testregistry
 
 import (

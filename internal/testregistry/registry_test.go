@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -31,7 +32,7 @@ func TestPushPullThroughAuthModes(t *testing.T) {
 		{name: "token-anonymous-pull", opts: []Option{WithTokenAuth(good.user, good.pass), WithAnonymousPull()}, anonymous: true, auth: true, token: true},
 		{name: "tls-token", opts: []Option{WithTLS(), WithTokenAuth(good.user, good.pass)}, auth: true, token: true},
 	}
-	img, err := NewImage(42, 2, 4096, OCI, Gzip, amd64)
+	img, err := fixtures.NewImage(42, 2, 4096, fixtures.OCI, fixtures.Gzip, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestPushPullThroughAuthModes(t *testing.T) {
 func TestRequestLogRecordsRange(t *testing.T) {
 	t.Parallel()
 	r := Start(t)
-	img, err := NewImage(7, 1, 2048, Docker, Gzip, amd64)
+	img, err := fixtures.NewImage(7, 1, 2048, fixtures.Docker, fixtures.Gzip, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestRequestLogRecordsRange(t *testing.T) {
 func TestStorageDirSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	img, err := NewImage(8, 1, 1024, OCI, Uncompressed, amd64)
+	img, err := fixtures.NewImage(8, 1, 1024, fixtures.OCI, fixtures.Uncompressed, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -11,11 +12,11 @@ import (
 // The sample references SeedSamples pushes (repository:tag, without the
 // registry host).
 const (
-	SampleHello   = "samples/hello:latest"   // Docker schema 2, gzip, 3 layers
-	SampleOCI     = "samples/oci:latest"     // OCI manifest, gzip
-	SampleMulti   = "samples/multi:latest"   // OCI index: 3 platforms + attestation
-	SampleZstd    = "samples/zstd:latest"    // OCI manifest, zstd layers
-	SampleForeign = "samples/foreign:latest" // Docker, last layer foreign
+	SampleHello   = "samples/hello:latest"   // fixtures.Docker schema 2, gzip, 3 layers
+	SampleOCI     = "samples/oci:latest"     // fixtures.OCI manifest, gzip
+	SampleMulti   = "samples/multi:latest"   // fixtures.OCI index: 3 platforms + attestation
+	SampleZstd    = "samples/zstd:latest"    // fixtures.OCI manifest, zstd layers
+	SampleForeign = "samples/foreign:latest" // fixtures.Docker, last layer foreign
 )
 
 // sampleLayerSize keeps the samples quick to push and pull yet large enough
@@ -40,12 +41,18 @@ func SeedSamples(ctx context.Context, r *Registry) (map[string]digest.Digest, er
 	out := map[string]digest.Digest{}
 	single := []struct {
 		ref  string
-		make func() (*Image, error)
+		make func() (*fixtures.Image, error)
 	}{
-		{SampleHello, func() (*Image, error) { return NewImage(1, 3, sampleLayerSize, Docker, Gzip, linuxAMD64) }},
-		{SampleOCI, func() (*Image, error) { return NewImage(2, 2, sampleLayerSize, OCI, Gzip, linuxAMD64) }},
-		{SampleZstd, func() (*Image, error) { return NewImage(6, 2, sampleLayerSize, OCI, Zstd, linuxAMD64) }},
-		{SampleForeign, func() (*Image, error) { return ForeignLayerImage(7, 2, sampleLayerSize, linuxAMD64) }},
+		{SampleHello, func() (*fixtures.Image, error) {
+			return fixtures.NewImage(1, 3, sampleLayerSize, fixtures.Docker, fixtures.Gzip, linuxAMD64)
+		}},
+		{SampleOCI, func() (*fixtures.Image, error) {
+			return fixtures.NewImage(2, 2, sampleLayerSize, fixtures.OCI, fixtures.Gzip, linuxAMD64)
+		}},
+		{SampleZstd, func() (*fixtures.Image, error) {
+			return fixtures.NewImage(6, 2, sampleLayerSize, fixtures.OCI, fixtures.Zstd, linuxAMD64)
+		}},
+		{SampleForeign, func() (*fixtures.Image, error) { return fixtures.ForeignLayerImage(7, 2, sampleLayerSize, linuxAMD64) }},
 	}
 	for _, s := range single {
 		img, err := s.make()
@@ -73,16 +80,16 @@ func SeedSamples(ctx context.Context, r *Registry) (map[string]digest.Digest, er
 
 // SampleMultiIndex builds the index SeedSamples pushes as SampleMulti, for
 // tests that want its children's digests.
-func SampleMultiIndex() (*Index, error) {
-	var imgs []*Image
+func SampleMultiIndex() (*fixtures.Index, error) {
+	var imgs []*fixtures.Image
 	for i, p := range SampleMultiPlatforms {
-		img, err := NewImage(int64(3+i), 2, sampleLayerSize, OCI, Gzip, p)
+		img, err := fixtures.NewImage(int64(3+i), 2, sampleLayerSize, fixtures.OCI, fixtures.Gzip, p)
 		if err != nil {
 			return nil, fmt.Errorf("building sample %s for %s/%s: %w", SampleMulti, p.OS, p.Architecture, err)
 		}
 		imgs = append(imgs, img)
 	}
-	return NewIndex(OCI, imgs...)
+	return fixtures.NewIndex(fixtures.OCI, imgs...)
 }
 
 func splitRepoTag(ref string) (repo, tag string) {

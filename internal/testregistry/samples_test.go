@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -39,7 +40,7 @@ func TestSeedSamples(t *testing.T) {
 		t.Errorf("SeedSamples reported %d references, want 5", len(got))
 	}
 
-	if m := manifests[SampleHello]; m.MediaType != MediaTypeDockerManifest || len(m.Layers) != 3 {
+	if m := manifests[SampleHello]; m.MediaType != fixtures.MediaTypeDockerManifest || len(m.Layers) != 3 {
 		t.Errorf("hello: %s with %d layers", m.MediaType, len(m.Layers))
 	}
 	if m := manifests[SampleOCI]; m.MediaType != ocispec.MediaTypeImageManifest {
@@ -58,7 +59,7 @@ func TestSeedSamples(t *testing.T) {
 	t.Run("foreign layer is not pushed", func(t *testing.T) {
 		layers := manifests[SampleForeign].Layers
 		last := layers[len(layers)-1]
-		if last.MediaType != MediaTypeDockerForeignLayer || len(last.URLs) != 1 {
+		if last.MediaType != fixtures.MediaTypeDockerForeignLayer || len(last.URLs) != 1 {
 			t.Fatalf("last layer %+v", last)
 		}
 		status, _, _ := fetch(t, hc, r.URL+"/v2/samples/foreign/blobs/"+last.Digest.String(), "", nil)
@@ -91,8 +92,8 @@ func TestSeedSamples(t *testing.T) {
 			}
 		}
 		att := idx.Manifests[len(idx.Manifests)-1]
-		if att.Platform == nil || att.Platform.OS != "unknown" || att.Annotations[AnnotationReferenceType] != ReferenceTypeAttestation ||
-			att.Annotations[AnnotationReferenceDigest] != idx.Manifests[0].Digest.String() {
+		if att.Platform == nil || att.Platform.OS != "unknown" || att.Annotations[fixtures.AnnotationReferenceType] != fixtures.ReferenceTypeAttestation ||
+			att.Annotations[fixtures.AnnotationReferenceDigest] != idx.Manifests[0].Digest.String() {
 			t.Errorf("attestation entry %+v", att)
 		}
 		status, _, _ := fetch(t, hc, r.URL+"/v2/samples/multi/manifests/"+att.Digest.String(), acceptAll, nil)
@@ -105,15 +106,15 @@ func TestSeedSamples(t *testing.T) {
 func TestDockerManifestList(t *testing.T) {
 	t.Parallel()
 	r := Start(t)
-	a, err := NewImage(11, 1, 512, Docker, Gzip, amd64)
+	a, err := fixtures.NewImage(11, 1, 512, fixtures.Docker, fixtures.Gzip, amd64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewImage(12, 1, 512, Docker, Gzip, ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
+	b, err := fixtures.NewImage(12, 1, 512, fixtures.Docker, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idx, err := NewIndex(Docker, a, b)
+	idx, err := fixtures.NewIndex(fixtures.Docker, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestDockerManifestList(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, hdr, _ := fetch(t, plainClient(r), r.URL+"/v2/lists/x/manifests/1", acceptAll, nil)
-	if status != http.StatusOK || hdr.Get("Content-Type") != MediaTypeDockerManifestList || hdr.Get("Docker-Content-Digest") != idx.Desc.Digest.String() {
+	if status != http.StatusOK || hdr.Get("Content-Type") != fixtures.MediaTypeDockerManifestList || hdr.Get("Docker-Content-Digest") != idx.Desc.Digest.String() {
 		t.Errorf("list: status %d type %s digest %s", status, hdr.Get("Content-Type"), hdr.Get("Docker-Content-Digest"))
 	}
 }
