@@ -15,7 +15,7 @@ import (
 
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/image"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/layers"
 )
 
@@ -34,7 +34,7 @@ func unpackedStore(t *testing.T) (*local.Store, *layers.Store, []digest.Digest) 
 		tw.Close()
 		return buf.Bytes()
 	}
-	fix, err := testregistry.ImageFromTars(9, testregistry.OCI, testregistry.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"},
+	fix, err := fixtures.ImageFromTars(9, fixtures.OCI, fixtures.Gzip, ocispec.Platform{OS: "linux", Architecture: "amd64"},
 		[][]byte{tarOf("etc/base", "etc/other"), tarOf("etc/top")})
 	if err != nil {
 		t.Fatal(err)

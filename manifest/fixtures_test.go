@@ -1,16 +1,22 @@
 package manifest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/docker/libtrust"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/internal/schema1sign"
 )
 
 // Fixtures shared by the tests and the fuzz seeds.
@@ -145,52 +151,49 @@ func threeEntries() []v1Entry {
 
 // sign signs payload with every key as docker/distribution's schema1.Sign
 // does (libtrust pretty JWS) and returns the signed body.
-func sign(t testing.TB, payload []byte, keys ...libtrust.PrivateKey) []byte {
+func sign(t testing.TB, payload []byte, keys ...crypto.Signer) []byte {
 	t.Helper()
-	js, err := libtrust.NewJSONSignature(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if err := js.Sign(k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	body, err := js.PrettySignature("signatures")
+	body, err := schema1sign.Sign(payload, keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
 }
 
-// libtrustCanonical is the payload docker/distribution's
-// SignedManifest.UnmarshalJSON stores as Canonical (and hashes for the
-// manifest digest): libtrust's ParsePrettySignature followed by Payload.
-// docker/distribution's schema1 package itself pulls in logrus, which this
-// module does not carry, so the test calls the same libtrust functions.
-func libtrustCanonical(t testing.TB, body []byte) []byte {
+// newKey generates a key of the kind a signature with JWS algorithm alg
+// is made with.
+func newKey(t testing.TB, alg string) crypto.Signer {
 	t.Helper()
-	js, err := libtrust.ParsePrettySignature(body, "signatures")
-	if err != nil {
-		t.Fatal(err)
+	var k crypto.Signer
+	var err error
+	switch alg {
+	case "ES256":
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "ES384":
+		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ES512":
+		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case "RS256":
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		t.Fatalf("no key for %s", alg)
 	}
-	if _, err := js.Verify(); err != nil {
-		t.Fatalf("libtrust rejects the fixture: %v", err)
-	}
-	p, err := js.Payload()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func ecKey(t testing.TB) libtrust.PrivateKey {
-	t.Helper()
-	k, err := libtrust.GenerateECP256PrivateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
+}
+
+func ecKey(t testing.TB) crypto.Signer { return newKey(t, "ES256") }
+
+// keyID is libtrust's ID of pub.
+func keyID(t testing.TB, pub crypto.PublicKey) string {
+	t.Helper()
+	id, err := schema1sign.KeyID(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // replaceOnce replaces the single occurrence of old in s or fails.

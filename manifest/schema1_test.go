@@ -15,27 +15,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/libtrust"
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/schema1sign"
 )
 
 func TestVerifySchema1Keys(t *testing.T) {
 	t.Parallel()
-	gen := map[string]func() (libtrust.PrivateKey, error){
-		"ES256": libtrust.GenerateECP256PrivateKey,
-		"ES384": libtrust.GenerateECP384PrivateKey,
-		"ES512": libtrust.GenerateECP521PrivateKey,
-		"RS256": libtrust.GenerateRSA2048PrivateKey,
-	}
 	payload := schema1Doc(t, threeEntries()...)
-	for name, g := range gen {
+	for _, name := range []string{"ES256", "ES384", "ES512", "RS256"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			key, err := g()
-			if err != nil {
-				t.Fatal(err)
-			}
-			body := sign(t, payload, key)
+			body := sign(t, payload, newKey(t, name))
 			if !strings.Contains(string(body), `"alg": "`+name+`"`) {
 				t.Fatalf("fixture not signed with %s:\n%s", name, body)
 			}
@@ -55,16 +45,15 @@ func checkSigned(t *testing.T, body, payload []byte) {
 	if !bytes.Equal(got, payload) {
 		t.Errorf("payload = %s\nwant %s", got, payload)
 	}
-	canonical := libtrustCanonical(t, body)
-	if !bytes.Equal(canonical, payload) {
-		t.Fatalf("libtrust canonical payload differs from the signed document")
-	}
+	// docker/distribution's digest is that of libtrust's canonical payload,
+	// the signed document (test/internal/schema1sign checks with libtrust
+	// that it is).
 	d, err := Digest(MediaTypeDockerSchema1Signed, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d != dgBytes(canonical) {
-		t.Errorf("Digest = %s, docker/distribution's = %s", d, dgBytes(canonical))
+	if d != dgBytes(payload) {
+		t.Errorf("Digest = %s, docker/distribution's = %s", d, dgBytes(payload))
 	}
 	if d == dgBytes(body) {
 		t.Errorf("Digest hashed the signatures too")
@@ -84,12 +73,8 @@ func checkSigned(t *testing.T, body, payload []byte) {
 
 func TestVerifySchema1MultipleSignatures(t *testing.T) {
 	t.Parallel()
-	rsaKey, err := libtrust.GenerateRSA2048PrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload := schema1Doc(t, threeEntries()...)
-	body := sign(t, payload, ecKey(t), rsaKey)
+	body := sign(t, payload, ecKey(t), newKey(t, "RS256"))
 	if n := strings.Count(string(body), `"protected"`); n != 2 {
 		t.Fatalf("%d signatures in fixture", n)
 	}
@@ -103,7 +88,7 @@ func TestVerifySchema1X5C(t *testing.T) {
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signer"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 	}
-	priv := key.CryptoPrivateKey().(*ecdsa.PrivateKey)
+	priv := key.(*ecdsa.PrivateKey)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
 		t.Fatal(err)
@@ -113,14 +98,7 @@ func TestVerifySchema1X5C(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := schema1Doc(t, threeEntries()...)
-	js, err := libtrust.NewJSONSignature(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := js.SignWithChain(key, []*x509.Certificate{cert}); err != nil {
-		t.Fatal(err)
-	}
-	body, err := js.PrettySignature("signatures")
+	body, err := schema1sign.SignWithChain(payload, key, []*x509.Certificate{cert})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,18 +174,14 @@ func TestVerifySchema1Rejects(t *testing.T) {
 	ph["formatLength"] = ph["formatLength"].(float64) - 1
 	shortened := base64.RawURLEncoding.EncodeToString(mustJSON(t, ph))
 
-	other := ecKey(t).PublicKey()
-	otherJWK, err := json.Marshal(other)
+	other := ecKey(t).Public()
+	otherJWK, err := schema1sign.JWK(other)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ownKid := key.KeyID()
+	ownKid := keyID(t, key.Public())
 
-	p384, err := libtrust.GenerateECP384PrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mixed := sign(t, schema1Doc(t, v1Entry{name: "solo"}), p384)
+	mixed := sign(t, schema1Doc(t, v1Entry{name: "solo"}), newKey(t, "ES384"))
 	// A second signature over another payload, spliced in.
 	otherBody := sign(t, schema1Doc(t, v1Entry{name: "other"}, v1Entry{name: "base2"}), key)
 	otherSig, _ := json.Marshal(firstSignature(t, otherBody))
@@ -229,7 +203,7 @@ func TestVerifySchema1Rejects(t *testing.T) {
 		{"substituted key", withSignature(t, body, func(sig map[string]any) {
 			sig["header"].(map[string]any)["jwk"] = json.RawMessage(otherJWK)
 		}), "invalid signature"},
-		{"kid does not match key", replaceOnce(t, body, ownKid, other.KeyID()), "kid"},
+		{"kid does not match key", replaceOnce(t, body, ownKid, keyID(t, other)), "kid"},
 		{"algorithm swapped", replaceOnce(t, body, `"alg": "ES256"`, `"alg": "ES384"`), "algorithm"},
 		{"algorithm none", replaceOnce(t, body, `"alg": "ES256"`, `"alg": "none"`), "unsupported algorithm"},
 		{"algorithm RSA on EC key", replaceOnce(t, body, `"alg": "ES256"`, `"alg": "RS256"`), "algorithm"},
@@ -251,24 +225,6 @@ func TestVerifySchema1Rejects(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tt.msg)
 			}
 		})
-	}
-}
-
-// TestVerifySchema1RejectsWhatLibtrustRejects guards the fixtures above: a
-// tampered payload is rejected by libtrust as well.
-func TestVerifySchema1RejectsWhatLibtrustRejects(t *testing.T) {
-	t.Parallel()
-	body := sign(t, schema1Doc(t, threeEntries()...), ecKey(t))
-	tampered := replaceOnce(t, body, `"tag": "latest"`, `"tag": "lateSt"`)
-	js, err := libtrust.ParsePrettySignature(tampered, "signatures")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Verify(); err == nil {
-		t.Fatal("libtrust accepted a tampered payload; the fixture is wrong")
-	}
-	if _, err := VerifySchema1(tampered); err == nil {
-		t.Fatal("VerifySchema1 accepted a tampered payload")
 	}
 }
 
@@ -296,13 +252,12 @@ func TestSchema1PayloadNotBody(t *testing.T) {
 
 func TestParseJWKKeys(t *testing.T) {
 	t.Parallel()
-	// Keys libtrust serializes parse to the same public key, kid included.
-	for _, g := range []func() (libtrust.PrivateKey, error){libtrust.GenerateECP256PrivateKey, libtrust.GenerateECP521PrivateKey, libtrust.GenerateRSA2048PrivateKey} {
-		k, err := g()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := json.Marshal(k.PublicKey())
+	// Keys as libtrust serializes them parse to the same public key, kid
+	// included (test/internal/schema1sign checks the serialization and the
+	// ID against libtrust's).
+	for _, alg := range []string{"ES256", "ES512", "RS256"} {
+		k := newKey(t, alg)
+		raw, err := schema1sign.JWK(k.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -310,8 +265,8 @@ func TestParseJWKKeys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("parseJWK(%s): %v", raw, err)
 		}
-		if id, _ := libtrustKeyID(pub); id != k.KeyID() {
-			t.Errorf("key id %s, libtrust %s", id, k.KeyID())
+		if id, _ := libtrustKeyID(pub); id != keyID(t, k.Public()) {
+			t.Errorf("key id %s, libtrust %s", id, keyID(t, k.Public()))
 		}
 	}
 	bad := []string{

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,16 +70,3 @@ func writeFile(path, content string) error { return os.WriteFile(path, []byte(co
 
 // quietLog silences servers whose failed handshakes a test provokes.
 var quietLog = log.New(io.Discard, "", 0)
-
-func refOnHost(t *testing.T, host, rest string) reference.Reference {
-	t.Helper()
-	r, err := reference.Parse(host + "/" + rest)
-	if err != nil {
-		t.Fatalf("parse reference: %v", err)
-	}
-	return r
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func lastSegment(p string) string { return p[strings.LastIndex(p, "/")+1:] }
