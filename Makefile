@@ -33,7 +33,7 @@ unit:
 # would only instrument the test harness.
 race:
 	$(GO) test -race -count=1 ./pull ./transfer ./content/... ./registry/... ./progress ./unpack
-	$(GO) -C $(TESTMOD) test -race -count=1 ./pull ./registry ./layers ./gc ./archive
+	$(GO) -C $(TESTMOD) test -race -count=1 ./pull ./push ./registry ./layers ./gc ./archive
 
 # Each fuzz target of both modules for FUZZTIME; `make fuzz FUZZTIME=10m`
 # for a long run.

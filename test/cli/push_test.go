@@ -1,4 +1,4 @@
-package main_test
+package cli_test
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/test/internal/testregistry"
 	"github.com/imagec/imagec/internal/testtool"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/internal/testregistry"
+	"github.com/imagec/imagec/test/internal/testregistry"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
