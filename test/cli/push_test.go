@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imagec/imagec/test/internal/testregistry"
 	"github.com/imagec/imagec/internal/testtool"
+	"github.com/imagec/imagec/test/internal/testregistry"
 )
 
 // push sends a stored image as it was pulled (same digest); a second push

@@ -11,7 +11,6 @@ import (
 
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
-	"github.com/imagec/imagec/test/internal/testregistry"
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/pull"
@@ -19,6 +18,7 @@ import (
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
+	"github.com/imagec/imagec/test/internal/testregistry"
 )
 
 var ctx = context.Background()
