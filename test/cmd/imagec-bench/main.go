@@ -28,6 +28,7 @@ type config struct {
 	out       string
 	cache     string
 	imagec    string
+	base      string
 	only      string
 	workloads string
 	serve     bool
@@ -40,6 +41,7 @@ func main() {
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "report file")
 	flag.StringVar(&c.cache, "cache", filepath.Join(os.TempDir(), "imagec-bench-cache"), "registry storage kept between runs (fixtures are deterministic)")
 	flag.StringVar(&c.imagec, "imagec", "", "imagec binary (default: built from this checkout)")
+	flag.StringVar(&c.base, "base", "", "another imagec binary (an earlier build) to time beside this one, as the tool imagec-base")
 	flag.StringVar(&c.only, "tools", "", "comma-separated tools to run (default: every one installed)")
 	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume", "comma-separated workloads")
 	flag.BoolVar(&c.serve, "serve", false, "only serve the fixtures (for profiling by hand) until interrupted")
@@ -85,7 +87,7 @@ func bench(ctx context.Context, c config) error {
 		return nil
 	}
 
-	all := installed(append(tools(c.imagec), containerdTool()))
+	all := installed(append(tools(c.imagec, c.base), containerdTool()))
 	if c.only != "" {
 		var keep []tool
 		for _, t := range all {

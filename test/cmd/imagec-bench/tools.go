@@ -26,18 +26,28 @@ func sh(script string) []string { return []string{"sh", "-c", script} }
 
 func q(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-func tools(imagec string) []tool {
-	return []tool{
-		{
-			name:    "imagec",
-			version: []string{imagec, "version"},
-			pull: func(ref, dir string) []string {
-				return []string{imagec, "--root", dir, "pull", "--progress", "plain", ref}
-			},
-			unpack: func(ref, dir string) []string {
-				return []string{imagec, "--root", filepath.Join(dir, "store"), "unpack", ref, filepath.Join(dir, "rootfs")}
-			},
+// imagecTool runs the imagec binary bin under name.
+func imagecTool(name, bin string) tool {
+	return tool{
+		name:    name,
+		version: []string{bin, "version"},
+		pull: func(ref, dir string) []string {
+			return []string{bin, "--root", dir, "pull", "--progress", "plain", ref}
 		},
+		unpack: func(ref, dir string) []string {
+			return []string{bin, "--root", filepath.Join(dir, "store"), "unpack", ref, filepath.Join(dir, "rootfs")}
+		},
+	}
+}
+
+// tools are the tools timed: imagec (and base, an earlier imagec binary,
+// when given) and its peers.
+func tools(imagec, base string) []tool {
+	out := []tool{imagecTool("imagec", imagec)}
+	if base != "" {
+		out = append(out, imagecTool("imagec-base", base))
+	}
+	return append(out, []tool{
 		{
 			name:    "crane",
 			version: []string{"crane", "version"},
@@ -67,7 +77,7 @@ func tools(imagec string) []tool {
 				return []string{"regctl", "image", "copy", ref, "ocidir://" + filepath.Join(dir, "layout") + ":latest"}
 			},
 		},
-	}
+	}...)
 }
 
 // installed keeps the tools whose binaries are on PATH.
