@@ -127,7 +127,8 @@ func (c *Client) Puller(opts ...pull.Option) (*pull.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := []pull.Option{pull.WithScheduler(c.sched), pull.WithEndpoints(Endpoints(c.cfg))}
+	base := []pull.Option{pull.WithScheduler(c.sched), pull.WithEndpoints(Endpoints(c.cfg)),
+		pull.WithPartsFor(func(domain string) int { return c.cfg.For(domain).Parts })}
 	return pull.New(reg, c.store, append(base, opts...)...), nil
 }
 

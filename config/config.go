@@ -83,6 +83,11 @@ type Registry struct {
 	// InsecureSkipVerify turns off TLS verification for the registry's
 	// host.
 	InsecureSkipVerify bool
+	// Parts is how many concurrent range requests one large blob of the
+	// registry (and its mirrors) is fetched with; 1 fetches every blob as
+	// one stream, for a registry or cache that misbehaves with ranges. 0:
+	// the default (the --parts flag, else pull.DefaultParts).
+	Parts int
 }
 
 // DefaultPath returns $IMAGEC_CONFIG, else

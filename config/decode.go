@@ -95,6 +95,12 @@ func parseRegistry(key string, data json.RawMessage, dir string) (Registry, erro
 			} else {
 				reg.InsecureSkipVerify = b
 			}
+		case "parts":
+			var n int
+			if err := json.Unmarshal(f.value, &n); err != nil || n < 1 || n > 64 {
+				return Registry{}, invalid(fkey, errors.New("want a number of parts from 1 (one stream) to 64"))
+			}
+			reg.Parts = n
 		case "caFile":
 			var p string
 			if err := json.Unmarshal(f.value, &p); err != nil {
@@ -105,7 +111,7 @@ func parseRegistry(key string, data json.RawMessage, dir string) (Registry, erro
 			}
 			reg.CAFile = p
 		default:
-			return Registry{}, invalid(key, fmt.Errorf("unknown field %q (want mirrors, insecureAllowHTTP, caFile or insecureSkipVerify)", f.name))
+			return Registry{}, invalid(key, fmt.Errorf("unknown field %q (want mirrors, insecureAllowHTTP, caFile, insecureSkipVerify or parts)", f.name))
 		}
 	}
 	return reg, nil

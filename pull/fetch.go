@@ -115,7 +115,7 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 
 	srcs := j.sources(desc, emit, opts)
 	for i, src := range srcs {
-		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit)
+		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit, j.parts() > 1)
 		if err == nil || errors.Is(err, errdefs.ErrDiskFull) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}
@@ -163,7 +163,7 @@ func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts [
 // verification starts once more from zero; every request, first, retried
 // or resumed, is spent from the source's one budget, so a blob that keeps
 // failing costs the client's attempts (default 5) requests per endpoint.
-func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) error {
+func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event), parts bool) error {
 	restarted := false
 	// restart throws away what was written and fetches once more from zero:
 	// the bytes may be stale partial data of an earlier run, or garbled in
@@ -179,7 +179,16 @@ func (j *job) downloadFrom(ctx context.Context, dl *registry.Download, desc ocis
 		return w.Reset()
 	}
 	for {
-		opened, err := j.transfer(ctx, dl, desc, id, w, emit)
+		handled, opened, err := false, false, error(nil)
+		if parts {
+			// A server that does not serve ranges gets one stream from
+			// now on; otherwise each attempt resumes in parts.
+			handled, opened, err = j.transferParts(ctx, dl, desc, id, w, emit)
+			parts = handled
+		}
+		if !handled {
+			opened, err = j.transfer(ctx, dl, desc, id, w, emit)
+		}
 		if errors.Is(err, errdefs.ErrDiskFull) {
 			// No retry can help; what was written stays for a resume.
 			return fmt.Errorf("%w (free space and pull again to resume)", err)

@@ -39,6 +39,12 @@ type Puller struct {
 	inflateFloor, inflateRatio int64
 
 	sched *transfer.Scheduler
+
+	// parts is how many connections one large blob may use (1: one
+	// stream); partThreshold the smallest remainder fetched in parts.
+	parts         int
+	partThreshold int64
+	partsFor      func(domain string) int
 }
 
 // Option configures a Puller.
@@ -61,12 +67,35 @@ func WithScheduler(s *transfer.Scheduler) Option {
 	return func(p *Puller) { p.sched = s }
 }
 
+// WithParts sets how many concurrent Range requests (parts of
+// DefaultPartSize) one blob of at least DefaultPartThreshold bytes is
+// fetched with; 1 fetches every blob as one stream. Each part holds one of
+// the scheduler's connections. Default DefaultParts (4).
+func WithParts(n int) Option {
+	return func(p *Puller) {
+		if n > 0 {
+			p.parts = n
+		}
+	}
+}
+
+// WithPartsFor sets the parts per blob for the images of some registry
+// domains (and their mirrors): f returns a count, 1 for one stream (a
+// registry that misbehaves with ranges), or 0 for WithParts's. Default:
+// WithParts's everywhere.
+func WithPartsFor(f func(domain string) int) Option {
+	return func(p *Puller) { p.partsFor = f }
+}
+
 // New returns a Puller that fetches with client and records into st.
 func New(client *registry.Client, st content.Store, opts ...Option) *Puller {
 	p := &Puller{
 		client:   client,
 		store:    st,
 		parallel: DefaultMaxConcurrentDownloads,
+		parts:    DefaultParts,
+
+		partThreshold: DefaultPartThreshold,
 
 		inflateFloor: 1 << 30,
 		inflateRatio: 1000,

@@ -30,6 +30,7 @@ type Download struct {
 	resolve     func(ctx context.Context) (*http.Client, string, error)
 	budget      budget
 	small       bool
+	parts       partState
 }
 
 // DownloadOption configures a Download.
@@ -119,7 +120,7 @@ func (d *Download) Retry(ctx context.Context, err error) error {
 // digest or size mismatch, a garbled Content-Range). It returns nil when the
 // budget has a request left, else err saying how many were sent.
 func (d *Download) Restart(err error) error {
-	if d.budget.sent >= d.budget.max {
+	if done, _ := d.budget.spent(); done {
 		return d.budget.gaveUp(err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imagec/imagec/errdefs"
@@ -26,15 +27,18 @@ type attemptFunc func(ctx context.Context) (*http.Response, error)
 // transient, the operation gives up with the last failure and the number of
 // requests really sent. A budget is not safe for concurrent use.
 type budget struct {
+	mu      *sync.Mutex // the parts of a multipart download share one budget
 	max     int
 	sent    int
 	onRetry func(delay time.Duration) // told before each wait; may be nil
 }
 
-func (c *Client) newBudget() budget { return budget{max: c.opts.attempts} }
+func (c *Client) newBudget() budget { return budget{mu: new(sync.Mutex), max: c.opts.attempts} }
 
 // take spends one request, reporting false when none is left.
 func (b *budget) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.sent >= b.max {
 		return false
 	}
@@ -43,18 +47,31 @@ func (b *budget) take() bool {
 }
 
 // progressed gives back the request just sent, which moved an operation of
-// many steps forward: an upload is charged only for the requests that
-// failed, so a large blob's many chunks cannot use up its budget, while a
-// blob that keeps failing still gives up after max failed requests.
-func (b *budget) progressed() { b.max++ }
+// many steps forward: an upload (or a multipart download) is charged only
+// for the requests that failed, so a large blob's many chunks cannot use up
+// its budget, while a blob that keeps failing still gives up after max
+// failed requests.
+func (b *budget) progressed() {
+	b.mu.Lock()
+	b.max++
+	b.mu.Unlock()
+}
+
+// spent reports whether no request is left, and how many were sent.
+func (b *budget) spent() (bool, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sent >= b.max, b.sent
+}
 
 // gaveUp is err as the operation's final failure, saying how many requests
 // were sent when there was more than one.
 func (b *budget) gaveUp(err error) error {
-	if b.sent <= 1 {
+	_, sent := b.spent()
+	if sent <= 1 {
 		return err
 	}
-	return fmt.Errorf("%w (gave up after %d requests)", err, b.sent)
+	return fmt.Errorf("%w (gave up after %d requests)", err, sent)
 }
 
 // retry runs try until it yields a response whose status ok accepts, a
@@ -102,10 +119,11 @@ func (c *Client) retry(ctx context.Context, host string, b *budget, ok func(stat
 // is the registry's Retry-After when given, else exponential backoff with
 // full jitter from the client's base delay.
 func (c *Client) wait(ctx context.Context, host string, b *budget, lastErr error, retryAfter string) error {
-	if b.sent >= b.max || ctx.Value(noRetryKey{}) != nil {
+	done, sent := b.spent()
+	if done || ctx.Value(noRetryKey{}) != nil {
 		return b.gaveUp(lastErr)
 	}
-	delay := backoff(c.opts.baseDelay, b.sent-1)
+	delay := backoff(c.opts.baseDelay, sent-1)
 	if wait, given := parseRetryAfter(retryAfter, time.Now()); given {
 		if wait > maxRetryAfter {
 			return fmt.Errorf("registry %s asks to retry after %s, longer than the %s imagec waits: %w",

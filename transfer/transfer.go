@@ -21,6 +21,7 @@ import (
 // It is safe for concurrent use; the zero value is not usable (use New).
 type Scheduler struct {
 	slots chan struct{}
+	conns chan struct{}
 
 	mu       sync.Mutex
 	inflight map[key]*flight
@@ -39,10 +40,29 @@ type flight struct {
 	err  error
 }
 
+// DefaultConnections is how many connections the transfers of a Scheduler
+// may hold at once: a transfer holds one; a large blob fetched in parts
+// takes more while they are free.
+const DefaultConnections = 8
+
+// Option configures New.
+type Option func(*Scheduler)
+
+// WithConnections bounds the connections all transfers hold at once (at
+// least the number of slots). Default DefaultConnections.
+func WithConnections(n int) Option {
+	return func(s *Scheduler) { s.conns = make(chan struct{}, max(n, cap(s.slots))) }
+}
+
 // New returns a Scheduler letting at most parallel transfers move bytes at
 // once (1 if parallel is less).
-func New(parallel int) *Scheduler {
-	return &Scheduler{slots: make(chan struct{}, max(parallel, 1)), inflight: map[key]*flight{}}
+func New(parallel int, opts ...Option) *Scheduler {
+	s := &Scheduler{slots: make(chan struct{}, max(parallel, 1)), inflight: map[key]*flight{}}
+	s.conns = make(chan struct{}, max(DefaultConnections, cap(s.slots)))
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Once runs fn as the transfer of blob d to or from where (a name for the
@@ -89,9 +109,20 @@ func (s *Scheduler) Once(ctx context.Context, d digest.Digest, where string, onW
 // Slot waits for one of the scheduler's slots and returns its release. Hold
 // it only while bytes flow.
 func (s *Scheduler) Slot(ctx context.Context) (release func(), err error) {
+	return take(ctx, s.slots)
+}
+
+// Conn waits for one of the scheduler's connections and returns its
+// release: each part of a blob fetched in parts holds one while its request
+// runs, so the parts of all transfers share one bound.
+func (s *Scheduler) Conn(ctx context.Context) (release func(), err error) {
+	return take(ctx, s.conns)
+}
+
+func take(ctx context.Context, sem chan struct{}) (func(), error) {
 	select {
-	case s.slots <- struct{}{}:
-		return func() { <-s.slots }, nil
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

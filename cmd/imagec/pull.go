@@ -25,6 +25,7 @@ type pullFlags struct {
 	platform     string
 	progressMode string
 	parallel     int
+	parts        int
 	foreign      bool
 	username     string
 	passStdin    bool
@@ -35,6 +36,7 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 	f.StringVar(&pf.platform, "platform", "", "platform to pull from a multi-platform image, os/arch[/variant] (default the host's)")
 	f.StringVar(&pf.progressMode, "progress", "auto", "progress output: auto, tty, plain or json (Docker's JSON message stream)")
 	f.IntVar(&pf.parallel, "max-concurrent-downloads", pull.DefaultMaxConcurrentDownloads, "how many layers to download (and unpack) at once")
+	f.IntVar(&pf.parts, "parts", pull.DefaultParts, "how many concurrent range requests one large blob (16 MiB or more) is fetched with; 1 for one stream (a registry's \"parts\" in the config file wins)")
 	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
 	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
 	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the URLs they list (else the registry)")
@@ -46,6 +48,9 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 func (pf *pullFlags) check() error {
 	if pf.parallel < 1 {
 		return fmt.Errorf("--max-concurrent-downloads %d: must be at least 1: %w", pf.parallel, errdefs.ErrInvalidArgument)
+	}
+	if pf.parts < 1 || pf.parts > 64 {
+		return fmt.Errorf("--parts %d: must be from 1 to 64: %w", pf.parts, errdefs.ErrInvalidArgument)
 	}
 	_, err := pf.wantPlatform()
 	return err
@@ -108,7 +113,7 @@ func (pf *pullFlags) pull(ctx context.Context, c *imagec.Client, ref reference.R
 	if err != nil {
 		return nil, err
 	}
-	puller, err := c.Puller()
+	puller, err := c.Puller(pull.WithParts(pf.parts))
 	if err != nil {
 		return nil, err
 	}

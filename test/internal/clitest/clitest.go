@@ -5,13 +5,16 @@ package clitest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 var (
@@ -116,4 +119,36 @@ func (p *Process) Wait(t testing.TB) Result {
 		t.Fatalf("waiting for imagec: %v", err)
 	}
 	return res
+}
+
+// PeakRSS runs imagec with args and returns its result with the peak
+// resident set size of the imagec process (its VmHWM, read from /proc while
+// it runs, so the test binary's own memory, which a forked child's rusage
+// would include, is not counted).
+func PeakRSS(t testing.TB, env []string, args ...string) (Result, int64) {
+	t.Helper()
+	p := Start(t, env, args...)
+	status := fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid)
+	var peak int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			b, err := os.ReadFile(status)
+			if err != nil {
+				return // exited
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb int64
+					fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+					peak = max(peak, kb<<10)
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	res := p.Wait(t)
+	<-done
+	return res, peak
 }

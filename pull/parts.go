@@ -1,0 +1,233 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imagec/imagec/content"
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/progress"
+	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/transfer"
+)
+
+// Multipart fetch: a large blob comes as concurrent Range requests, which
+// beats one connection where each connection's bandwidth is capped (CDNs,
+// object stores). The bytes still reach the store in order, hashed once as
+// they are written: the first part streams straight into the ingest
+// writer, the parts after it wait in memory until their turn. At most
+// Parts-1 parts are held, so the memory a blob takes is bounded by
+// (Parts-1) x PartSize whatever its size. What a kill leaves on disk is
+// the prefix written so far, from which the next pull resumes.
+const (
+	// DefaultParts is how many connections one blob may use at once.
+	DefaultParts = 4
+	// DefaultPartSize is the size of one part.
+	DefaultPartSize = 4 << 20
+	// DefaultPartThreshold is the smallest remainder fetched in parts:
+	// below it the extra requests cost more than they gain.
+	DefaultPartThreshold = 16 << 20
+)
+
+// partBuffers recycles part buffers of DefaultPartSize.
+var partBuffers = sync.Pool{New: func() any { b := make([]byte, DefaultPartSize); return &b }}
+
+// transferParts fetches the rest of desc (from w's offset) in parts. It
+// reports handled false, having written nothing, when the blob is too small
+// for parts or the server does not serve ranges: the caller then streams it
+// whole. opened says whether a request was answered (as for transfer).
+func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) (handled, opened bool, err error) {
+	parts, size := j.parts(), int64(DefaultPartSize)
+	start := w.Offset()
+	if parts <= 1 || desc.Size-start < j.p.partThreshold {
+		return false, false, nil
+	}
+	release, err := j.p.sched.Slot(ctx)
+	if err != nil {
+		return true, false, err
+	}
+	defer release()
+	conn, err := j.p.sched.Conn(ctx)
+	if err != nil {
+		return true, false, err
+	}
+	first, whole, err := dl.Part(ctx, start, min(start+size, desc.Size)-1)
+	switch {
+	case errors.Is(err, registry.ErrNoRanges):
+		conn()
+		return false, false, nil
+	case err != nil:
+		conn()
+		return true, false, err
+	}
+	meter := transfer.NewMeter(emit, progress.Downloading, id, start, desc.Size)
+	if whole {
+		// Range ignored: this is the whole blob, from its first byte.
+		defer conn()
+		defer first.Close()
+		if start != 0 {
+			if err := w.Reset(); err != nil {
+				return true, true, err
+			}
+		}
+		_, err := io.Copy(meter.Writer(w), first)
+		meter.Flush()
+		return true, true, err
+	}
+	dl.Concurrently(parts - 1)
+	f := &fetch{j: j, dl: dl, desc: desc, size: size, start: start, n: int((desc.Size - start + size - 1) / size)}
+	err = f.run(ctx, first, conn, meter.Writer(w), parts)
+	meter.Flush()
+	return true, true, err
+}
+
+// fetch is one blob's multipart fetch: n parts of size bytes from start.
+type fetch struct {
+	j           *job
+	dl          *registry.Download
+	desc        ocispec.Descriptor
+	size, start int64
+	n           int
+}
+
+func (f *fetch) bounds(k int) (int64, int64) {
+	s := f.start + int64(k)*f.size
+	return s, min(s+f.size, f.desc.Size) - 1
+}
+
+// run writes part 0 from first as it arrives and parts 1..n-1, fetched by
+// up to parts-1 goroutines, in order after it.
+func (f *fetch) run(ctx context.Context, first io.ReadCloser, conn func(), w io.Writer, parts int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	ready := make([]chan []byte, f.n)
+	for k := range ready {
+		ready[k] = make(chan []byte, 1)
+	}
+	window := make(chan struct{}, parts-1) // parts held in memory at once
+	next := make(chan int, f.n)
+	for k := 1; k < f.n; k++ {
+		next <- k
+	}
+	close(next)
+	for range min(parts-1, f.n-1) {
+		g.Go(func() error {
+			for {
+				// The window's token comes before the part number, so
+				// the parts in memory are always the lowest not written.
+				select {
+				case window <- struct{}{}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				k, ok := <-next
+				if !ok {
+					<-window
+					return nil
+				}
+				buf, err := f.part(gctx, k)
+				if err != nil {
+					return err
+				}
+				ready[k] <- buf
+			}
+		})
+	}
+	g.Go(func() error {
+		err := f.head(gctx, first, conn, w)
+		for k := 1; k < f.n && err == nil; k++ {
+			select {
+			case buf := <-ready[k]:
+				_, err = w.Write(buf)
+				partBuffers.Put(&buf)
+				<-window
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return err
+	})
+	return g.Wait()
+}
+
+// head streams part 0 into w from first (holding the connection conn
+// releases), asking again for what is left after a body that breaks off,
+// so the parts already in memory are not lost.
+func (f *fetch) head(ctx context.Context, first io.ReadCloser, conn func(), w io.Writer) error {
+	s, e := f.bounds(0)
+	body, written := first, int64(0)
+	for {
+		n, err := io.Copy(w, body)
+		body.Close()
+		conn()
+		written += n
+		if err == nil {
+			f.dl.PartDone()
+			return nil
+		}
+		if errors.Is(err, errdefs.ErrDiskFull) || !errdefs.IsRetryable(err) {
+			return err
+		}
+		if rerr := f.dl.Retry(ctx, err); rerr != nil {
+			return rerr
+		}
+		if conn, err = f.j.p.sched.Conn(ctx); err != nil {
+			return err
+		}
+		if body, _, err = f.dl.Part(ctx, s+written, e); err != nil {
+			conn()
+			return err
+		}
+	}
+}
+
+// part fetches part k whole into a buffer, asking again for what is left
+// after a body that breaks off midway, under the download's one budget.
+func (f *fetch) part(ctx context.Context, k int) ([]byte, error) {
+	s, e := f.bounds(k)
+	bufp := partBuffers.Get().(*[]byte)
+	buf := (*bufp)[:e-s+1]
+	got := 0
+	for {
+		release, err := f.j.p.sched.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var body io.ReadCloser
+		body, _, err = f.dl.Part(ctx, s+int64(got), e)
+		if err == nil {
+			var n int
+			n, err = io.ReadFull(body, buf[got:])
+			got += n
+			body.Close()
+		}
+		release()
+		if err == nil {
+			f.dl.PartDone()
+			return buf, nil
+		}
+		if errors.Is(err, registry.ErrNoRanges) {
+			// It served the first part as a range: a later refusal is the
+			// server's inconsistency, not a reason to fetch it all again.
+			return nil, fmt.Errorf("part %d of blob %s: %w", k, f.desc.Digest, err)
+		}
+		if rerr := f.dl.Retry(ctx, err); rerr != nil {
+			return nil, rerr
+		}
+	}
+}
+
+// parts is how many connections a large blob of this pull may use.
+func (j *job) parts() int {
+	if j.p.partsFor != nil {
+		if n := j.p.partsFor(j.ref.Domain()); n > 0 {
+			return n
+		}
+	}
+	return j.p.parts
+}
