@@ -200,8 +200,12 @@ func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 	if err != nil {
 		return nil, []error{err}
 	}
+	// Names share documents (tags of one image, images of one base): each
+	// is read and verified once for the whole listing.
+	docs := &readCache{Provider: st, docs: map[digest.Digest][]byte{}}
+	loaded := map[digest.Digest]*Image{} // by entry: names of one image load it once
 	for _, e := range entries {
-		img, err := Load(ctx, st, e, nil)
+		img, err := loadShared(ctx, docs, e, loaded)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -209,6 +213,42 @@ func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 		imgs = append(imgs, img)
 	}
 	return imgs, errs
+}
+
+// loadShared is Load, reusing what an earlier name of the same entry
+// loaded: only the name differs, and the name's rule is checked again.
+func loadShared(ctx context.Context, st content.Provider, e ocispec.Descriptor, loaded map[digest.Digest]*Image) (*Image, error) {
+	if prev, ok := loaded[e.Digest]; ok && prev.Entry.MediaType == e.MediaType && prev.Entry.Size == e.Size {
+		img := *prev
+		img.Name, img.Entry = e.Annotations[ocispec.AnnotationRefName], e
+		if err := checkName(img.Name, img.repo); err != nil {
+			return nil, fmt.Errorf("%w (run imagec fsck --repair)", err)
+		}
+		return &img, nil
+	}
+	img, err := Load(ctx, st, e, nil)
+	if err == nil {
+		loaded[e.Digest] = img
+	}
+	return img, err
+}
+
+// readCache remembers the documents (manifests, indexes, configs) a
+// listing reads, by digest: what ReadBlob verified once stays verified.
+type readCache struct {
+	content.Provider
+	docs map[digest.Digest][]byte
+}
+
+func (c *readCache) ReadBlob(ctx context.Context, d digest.Digest, max int64) ([]byte, error) {
+	if b, ok := c.docs[d]; ok && int64(len(b)) <= max {
+		return b, nil
+	}
+	b, err := c.Provider.ReadBlob(ctx, d, max)
+	if err == nil {
+		c.docs[d] = b
+	}
+	return b, err
 }
 
 func firstErr(err, fallback error) error {

@@ -28,7 +28,8 @@ func main() {
 		// imagec streams everything, so its live heap is small; a soft
 		// limit keeps garbage from piling up between collections. Above
 		// it (a zstd layer with a large window) the GC just works harder.
-		debug.SetMemoryLimit(28 << 20)
+		// A store of many names raises it (see memoryFor).
+		debug.SetMemoryLimit(baseMemoryLimit)
 	}
 	err := newRootCommand().ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil

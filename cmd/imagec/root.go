@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"runtime/debug"
+
 	"github.com/spf13/cobra"
 
 	"github.com/imagec/imagec"
@@ -74,7 +77,28 @@ func (g *globals) options(extra ...imagec.Option) []imagec.Option {
 // open opens the store and prepares a registry client, as the library's
 // defaults and the flags say.
 func (g *globals) open(extra ...imagec.Option) (*imagec.Client, error) {
-	return imagec.Open(g.options(extra...)...)
+	c, err := imagec.Open(g.options(extra...)...)
+	if err == nil {
+		memoryFor(c.Store())
+	}
+	return c, err
+}
+
+// baseMemoryLimit is the soft memory limit of a command: imagec's heap
+// holds buffers, not data.
+const baseMemoryLimit = 28 << 20
+
+// memoryFor raises the soft memory limit by the work a store's names make:
+// with thousands of names the decoded index alone outgrows the base, and a
+// collector held to it would run without pause. The index decodes to a few
+// times its size in memory.
+func memoryFor(st *local.Store) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if n := st.IndexSize(); n > 256<<10 {
+		debug.SetMemoryLimit(baseMemoryLimit + 8*n)
+	}
 }
 
 // openStore opens the store alone.

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,22 +25,27 @@ func (s *Store) Images(ctx context.Context) ([]ocispec.Descriptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return idx.Manifests, nil
+	out := make([]ocispec.Descriptor, len(idx.Manifests))
+	for i, d := range idx.Manifests {
+		out[i] = cloneDescriptor(d)
+	}
+	return out, nil
 }
 
 // Image returns the index.json entry named name (its ref.name annotation),
 // or an error wrapping errdefs.ErrNotFound.
 func (s *Store) Image(ctx context.Context, name string) (ocispec.Descriptor, error) {
-	all, err := s.Images(ctx)
+	if err := ctx.Err(); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	d, ok, err := s.index.lookup(s, name)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	for _, d := range all {
-		if d.Annotations[ocispec.AnnotationRefName] == name {
-			return d, nil
-		}
+	if !ok {
+		return ocispec.Descriptor{}, fmt.Errorf("image %s: %w", name, errdefs.ErrNotFound)
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("image %s: %w", name, errdefs.ErrNotFound)
+	return cloneDescriptor(d), nil
 }
 
 // SetImage records desc under name, replacing any entry already named so
@@ -121,7 +127,7 @@ func (s *Store) updateIndex(ctx context.Context, fn func([]ocispec.Descriptor) (
 		if err != nil {
 			return err
 		}
-		if idx.Manifests, err = fn(idx.Manifests); err != nil {
+		if idx.Manifests, err = fn(append([]ocispec.Descriptor(nil), idx.Manifests...)); err != nil { // a copy: the cache keeps the original
 			return err
 		}
 		b, err := encodeIndex(idx)
@@ -145,31 +151,58 @@ func (s *Store) updateIndex(ctx context.Context, fn func([]ocispec.Descriptor) (
 const MaxIndexSize = 64 << 20
 
 func (s *Store) readIndex() (ocispec.Index, error) {
-	p := s.fs.Join(indexFile)
-	b, err := s.readSmall(indexFile, MaxIndexSize)
-	if err != nil {
-		return ocispec.Index{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	idx, err := decodeIndex(b)
-	if err != nil {
-		return ocispec.Index{}, fmt.Errorf("read %s: %w", p, err)
-	}
-	return idx, nil
+	return s.index.read(s)
 }
 
-// decodeIndex parses an index.json, which another tool may have written.
-// Fields the index struct does not model are not preserved on rewrite.
-func decodeIndex(b []byte) (ocispec.Index, error) {
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		return ocispec.Index{}, fmt.Errorf("parse index: %v: %w", err, errdefs.ErrInvalidArgument)
-	}
-	if idx.SchemaVersion != 2 {
-		return ocispec.Index{}, fmt.Errorf("index schemaVersion %d, want 2: %w", idx.SchemaVersion, errdefs.ErrUnsupported)
+// checkIndexHeader checks the members that say what the document is. An
+// index.json another tool wrote may carry members imagec does not model;
+// they are not preserved on rewrite.
+func checkIndexHeader(r *rawIndex) error {
+	var version int
+	sv, _ := r.member("schemaVersion")
+	if err := json.Unmarshal(sv, &version); err != nil || version != 2 {
+		return fmt.Errorf("index schemaVersion %s, want 2: %w", sv, errdefs.ErrUnsupported)
 	}
 	// mediaType is optional in older layouts; when present it must say index.
-	if idx.MediaType != "" && idx.MediaType != ocispec.MediaTypeImageIndex {
-		return ocispec.Index{}, fmt.Errorf("index mediaType %q: %w", idx.MediaType, errdefs.ErrUnsupported)
+	if mt, ok := r.member("mediaType"); ok {
+		var s string
+		if err := json.Unmarshal(mt, &s); err != nil || (s != "" && s != ocispec.MediaTypeImageIndex) {
+			return fmt.Errorf("index mediaType %s: %w", mt, errdefs.ErrUnsupported)
+		}
+	}
+	if m, ok := r.member("manifests"); ok && r.manifests == nil {
+		if v := string(bytes.TrimSpace(m)); v != "[]" && v != "null" {
+			return fmt.Errorf("index manifests is not an array: %w", errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
+// parseIndex decodes an index.json document whole.
+func parseIndex(b []byte) (ocispec.Index, error) {
+	r, err := splitIndex(b)
+	if err == nil {
+		err = checkIndexHeader(r)
+	}
+	if err != nil {
+		return ocispec.Index{}, err
+	}
+	return decodeIndex(nil, r)
+}
+
+// decodeIndex decodes a split index.json whole (s only names it in errors).
+func decodeIndex(s *Store, r *rawIndex) (ocispec.Index, error) {
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: make([]ocispec.Descriptor, len(r.manifests))}
+	idx.SchemaVersion = 2
+	for i, raw := range r.manifests {
+		if err := json.Unmarshal(raw, &idx.Manifests[i]); err != nil {
+			return ocispec.Index{}, fmt.Errorf("index.json entry %d: %v: %w", i+1, err, errdefs.ErrInvalidArgument)
+		}
+	}
+	if a, ok := r.member("annotations"); ok {
+		if err := json.Unmarshal(a, &idx.Annotations); err != nil {
+			return ocispec.Index{}, fmt.Errorf("index.json annotations: %v: %w", err, errdefs.ErrInvalidArgument)
+		}
 	}
 	return idx, nil
 }

@@ -49,8 +49,9 @@ const (
 // an ingest file or a directory on the way) makes the operation fail or the
 // blob count as absent, and never redirects a read or a write elsewhere.
 type Store struct {
-	root string
-	fs   safefs.Root
+	root  string
+	fs    safefs.Root
+	index indexCache
 }
 
 // DefaultRoot returns the store root imagec uses when none is given:
@@ -186,7 +187,7 @@ func (s *Store) validate() error {
 		return fmt.Errorf("open store: %s declares imageLayoutVersion %q, want %q: %w",
 			p, l.Version, ocispec.ImageLayoutVersion, errdefs.ErrUnsupported)
 	}
-	if _, err := s.readIndex(); err != nil {
+	if err := s.index.check(s); err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	return nil
