@@ -217,3 +217,12 @@ func (d *HostsDir) ownErr(domain string) error {
 	}
 	return d.errs[normalizeDomain(domain)]
 }
+
+// HostsDirHosts are the hosts the hosts directory UseHostsDir gave names
+// (see HostsDir.Hosts); none without one.
+func (c *Config) HostsDirHosts() []Host {
+	if c == nil {
+		return nil
+	}
+	return c.hostsDir.Hosts()
+}
