@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -133,5 +134,46 @@ func TestHostsDirErrorsAndSources(t *testing.T) {
 	mustRun(t, env, "--hosts-dir", good, "manifest", upstream.Host+"/fleet/app:v1")
 	if rs := m.requests(); len(rs) == 0 || rs[len(rs)-1].Query.Get("ns") != upstream.Host || !strings.HasSuffix(rs[len(rs)-1].Path, "/manifests/v1") {
 		t.Fatalf("manifest did not read the mirror: %v", rs)
+	}
+}
+
+// Credentials belong to a host: a mirror named by hosts.toml gets those
+// stored for the mirror, never the registry's.
+func TestHostsDirMirrorCredentials(t *testing.T) {
+	t.Parallel()
+	upstream := testregistry.Start(t, testregistry.WithBasicAuth("hub-user", "hub-pass"))
+	mirrorReg := testregistry.Start(t, testregistry.WithBasicAuth("mirror-user", "mirror-pass"))
+	fleetImage(t, 4108, upstream, "fleet/app")
+	fleetImage(t, 4108, mirrorReg, "fleet/app")
+	dir := hostsDir(t, upstream.Host, fmt.Sprintf("[host.\"http://%s\"]\n", mirrorReg.Host))
+	ref := upstream.Host + "/fleet/app:v1"
+	dockerConfig := func(auths map[string]string) string {
+		d := t.TempDir()
+		var entries []string
+		for host, userpass := range auths {
+			entries = append(entries, fmt.Sprintf("%q: {\"auth\": %q}", host, base64.StdEncoding.EncodeToString([]byte(userpass))))
+		}
+		if err := os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"auths": {`+strings.Join(entries, ",")+`}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	pull := func(auths map[string]string) string {
+		env := append(isolated(t), "DOCKER_CONFIG="+dockerConfig(auths))
+		return mustRun(t, env, "--root", t.TempDir(), "--hosts-dir", dir, "--progress", "plain", "pull", ref)
+	}
+
+	both := map[string]string{upstream.Host: "hub-user:hub-pass", mirrorReg.Host: "mirror-user:mirror-pass"}
+	if out := pull(both); strings.Contains(out, "failed") {
+		t.Fatalf("the mirror refused its own credentials:\n%s", out)
+	}
+	mirrorReg.ResetRequests()
+	if out := pull(map[string]string{upstream.Host: "hub-user:hub-pass"}); !strings.Contains(out, "mirror "+mirrorReg.Host+" failed") {
+		t.Fatalf("the mirror served without credentials of its own:\n%s", out)
+	}
+	for _, r := range mirrorReg.Requests() {
+		if r.Authorization {
+			t.Errorf("the mirror got an Authorization header with only the registry's credentials stored: %s %s", r.Method, r.Path)
+		}
 	}
 }
