@@ -1,7 +1,8 @@
 // Package imagec opens a store and a registry client the way the imagec
 // command does, so a program gets the CLI's behaviour in a few lines: the
 // store at the default root (or one given), imagec's configuration file
-// (mirrors, per-registry TLS), Docker's credentials, and one transfer
+// (mirrors, per-registry TLS) and containerd's hosts directory, Docker's
+// credentials, and one transfer
 // scheduler that every puller it makes shares.
 //
 //	c, err := imagec.Open()
@@ -94,6 +95,9 @@ func Registry(opts ...Option) (*registry.Client, *config.Config, error) {
 func newRegistry(o options) (*registry.Client, *config.Config, error) {
 	cfg, err := config.Load(o.configPath)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := loadHostsDir(o, cfg); err != nil {
 		return nil, nil, err
 	}
 	creds := o.creds

@@ -5,7 +5,6 @@ import (
 	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/credentials"
 	"github.com/imagec/imagec/pull"
-	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/registry/auth"
 )
@@ -16,6 +15,7 @@ type Option func(*options)
 type options struct {
 	root, configPath, dockerConfig string
 	caFile                         string
+	hostsDir                       *string
 	skipVerify, allowHTTP          bool
 	creds                          auth.CredentialFunc
 	parallel                       int
@@ -81,6 +81,13 @@ func WithInsecureSkipVerify(skip bool) Option { return func(o *options) { o.skip
 // loopback registries only.
 func WithInsecureAllowHTTP(allow bool) Option { return func(o *options) { o.allowHTTP = allow } }
 
+// WithHostsDir reads containerd's hosts directory at dir (DIR/<registry>/
+// hosts.toml, DIR/_default/hosts.toml); "" reads none. Default: the
+// configuration file's hostsDir, else config.DefaultHostsDir
+// (/etc/containerd/certs.d) when it exists. The directory is read when
+// the registry client is built, once.
+func WithHostsDir(dir string) Option { return func(o *options) { o.hostsDir = &dir } }
+
 // WithMaxConcurrentTransfers bounds how many blobs move at once, downloads
 // and uploads, across the client's pullers and pushers. Default
 // pull.DefaultMaxConcurrentDownloads (3), docker's for pulls.
@@ -96,36 +103,4 @@ func WithMaxConcurrentTransfers(n int) Option {
 // Default none.
 func WithRegistryOptions(opts ...registry.Option) Option {
 	return func(o *options) { o.registry = append(o.registry, opts...) }
-}
-
-// HostOptions turns the configuration into per-host transport settings: a
-// registry's own, and plain HTTP for mirrors written as http://.
-func HostOptions(cfg *config.Config) map[string]registry.HostOptions {
-	hosts := map[string]registry.HostOptions{}
-	for domain, r := range cfg.Registries {
-		hosts[reference.RegistryHost(domain)] = registry.HostOptions{
-			InsecureAllowHTTP: r.InsecureAllowHTTP, CAFile: r.CAFile, InsecureSkipVerify: r.InsecureSkipVerify,
-		}
-	}
-	for _, r := range cfg.Registries {
-		for _, m := range r.Mirrors {
-			if m.PlainHTTP {
-				h := hosts[m.Host]
-				h.InsecureAllowHTTP = true
-				hosts[m.Host] = h
-			}
-		}
-	}
-	return hosts
-}
-
-// Endpoints gives a puller each registry's mirrors from the configuration.
-func Endpoints(cfg *config.Config) func(domain string) []pull.Endpoint {
-	return func(domain string) []pull.Endpoint {
-		var out []pull.Endpoint
-		for _, m := range cfg.Endpoints(domain) {
-			out = append(out, pull.Endpoint{Host: m.Host, Prefix: m.Prefix})
-		}
-		return out
-	}
 }

@@ -14,7 +14,8 @@
 //	      "insecureSkipVerify": false
 //	    },
 //	    "localhost:5000": {"mirrors": ["127.0.0.1:5001"]}
-//	  }
+//	  },
+//	  "hostsDir": "/etc/containerd/certs.d"
 //	}
 //
 // Keys of "registries" are registry domains as references write them
@@ -42,6 +43,12 @@
 // its mirrors: a mirror that needs a private CA gets its own entry keyed by
 // its host[:port].
 //
+// hostsDir names a containerd hosts directory (HostsDir, LoadHostsDir):
+// DIR/<registry>/hosts.toml files as containerd reads them. For one
+// registry, the most specific source of mirrors wins (Config.Hosts): its
+// own hosts.toml, else this file's mirrors, else DIR/_default/hosts.toml.
+// A relative path is relative to the directory of the configuration file.
+//
 // Parsing is strict: unknown or misspelt fields, duplicate keys, values of
 // the wrong type and bad mirrors are errors naming the file and the key.
 package config
@@ -68,6 +75,12 @@ type Config struct {
 	// Registries is keyed by normalized domain: lowercase, Docker Hub as
 	// "docker.io".
 	Registries map[string]Registry
+	// HostsDir is the "hostsDir" key: a containerd hosts directory (an
+	// absolute path, or relative to the working directory when Load was
+	// given a relative path); "" when the file names none.
+	HostsDir string
+
+	hostsDir *HostsDir // see UseHostsDir
 }
 
 // Registry is the configuration of one registry domain.

@@ -32,8 +32,19 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, invalid("", err)
 	}
 	for _, m := range top {
+		if m.name == "hostsDir" {
+			var p string
+			if err := json.Unmarshal(m.value, &p); err != nil {
+				return nil, invalid("hostsDir", errors.New("want a directory path string"))
+			}
+			if p != "" && !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			c.HostsDir = p
+			continue
+		}
 		if m.name != "registries" {
-			return nil, invalid("", fmt.Errorf("unknown field %q", m.name))
+			return nil, invalid("", fmt.Errorf("unknown field %q (want registries or hostsDir)", m.name))
 		}
 		entries, err := members(m.value)
 		if err != nil {

@@ -132,8 +132,8 @@ type blobSource struct {
 }
 
 // sources are the places to fetch desc from, in order: for a foreign layer
-// the URLs it lists (as docker does), then the endpoint the manifest came
-// from and the ones after it. A URL on an internal address is skipped
+// the URLs it lists (as docker does), then every endpoint that may pull and
+// has not failed this pull (see contentRemotes). A URL on an internal address is skipped
 // unless the registry itself is internal: a public registry's manifest must
 // not send imagec into this machine's network. Each source is a fresh
 // Download, so a blob gets the client's retry budget once per endpoint.
@@ -149,11 +149,11 @@ func (j *job) sources(desc ocispec.Descriptor, emit func(progress.Event), opts [
 			if err != nil || (reference.IsInternal(u.Host) && !reference.IsInternal(j.ref.Host())) {
 				continue
 			}
-			out = append(out, blobSource{name: u.Host, dl: j.p.client.URLDownload(raw, desc, opts...)})
+			out = append(out, blobSource{name: u.Host, dl: j.client.URLDownload(raw, desc, opts...)})
 		}
 	}
-	for _, r := range j.remotes[j.src:] {
-		out = append(out, blobSource{name: r.Host(), dl: j.p.client.BlobDownload(r, desc, opts...)})
+	for _, r := range j.contentRemotes() {
+		out = append(out, blobSource{name: r.ref.Host(), dl: j.client.BlobDownload(r.ref, desc, opts...)})
 	}
 	return out
 }

@@ -23,9 +23,11 @@ type job struct {
 	ref  reference.Reference
 	opts pullOptions
 	// remotes are ref at each endpoint (mirrors, then the registry); src
-	// is the one the manifest came from.
-	remotes []reference.Reference
+	// is the one the manifest came from. client speaks to them (ns=, API
+	// roots, headers).
+	remotes []*remote
 	src     int
+	client  *registry.Client
 
 	fetched counter
 }
@@ -73,16 +75,21 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 }
 
 // resolve finds the image at the first endpoint that has it: an unchanged
-// tag ends the pull there (res set), else the top manifest is fetched.
+// tag ends the pull there (res set), else the top manifest is fetched. A
+// tag is asked only of endpoints that may resolve, a digest of those that
+// may pull.
 func (j *job) resolve(ctx context.Context, previous *image.Image, hadPrevious bool) (*document, *Result, error) {
-	for i := range j.remotes {
+	candidates := j.resolvers()
+	for k, i := range candidates {
 		j.src = i
-		remote := j.source()
+		cur := j.source()
+		var next *remote
 		pingCtx := ctx
-		if i < len(j.remotes)-1 {
+		if k < len(candidates)-1 {
+			next = j.remotes[candidates[k+1]]
 			pingCtx = registry.NoRetry(ctx) // a dead mirror hands over at once
 		}
-		err := j.p.client.Ping(pingCtx, remote.Host())
+		err := j.client.Ping(pingCtx, cur.Host())
 		if err == nil && hadPrevious && j.ref.Digest() == "" {
 			if res, ok := j.unchanged(ctx, previous); ok {
 				return nil, res, nil
@@ -90,16 +97,31 @@ func (j *job) resolve(ctx context.Context, previous *image.Image, hadPrevious bo
 		}
 		var top *document
 		if err == nil {
-			top, err = j.fetchManifest(ctx, remote, j.ref.Digest())
+			top, err = j.fetchManifest(ctx, cur, j.ref.Digest())
 		}
 		if err == nil {
 			return top, nil, nil
 		}
-		if !j.fallBack(ctx, i, err) {
+		if !j.fallBack(ctx, i, next, err) {
 			return nil, nil, err
 		}
 	}
-	return nil, nil, fmt.Errorf("no endpoint for %s: %w", j.ref, errdefs.ErrNotFound)
+	what := "resolve its tags"
+	if j.ref.Digest() != "" {
+		what = "pull from"
+	}
+	return nil, nil, fmt.Errorf("no endpoint for %s that may %s: %w", j.ref, what, errdefs.ErrNotFound)
+}
+
+// resolvers are the indexes of the remotes that may answer for j.ref.
+func (j *job) resolvers() []int {
+	var out []int
+	for i, r := range j.remotes {
+		if (j.ref.Digest() == "" && r.resolve) || (j.ref.Digest() != "" && r.pull) {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // recorded loads the image the store already has under this name, if any.
@@ -121,7 +143,7 @@ func (j *job) recorded(ctx context.Context) (*image.Image, bool) {
 // unchanged asks the registry, with a HEAD, whether the tag still points where
 // the store's record does; if so and every blob is present, nothing is fetched.
 func (j *job) unchanged(ctx context.Context, previous *image.Image) (*Result, bool) {
-	head, err := j.p.client.HeadManifest(ctx, j.source(), manifest.Accept)
+	head, err := j.client.HeadManifest(ctx, j.source(), manifest.Accept)
 	if err != nil || head.Digest == "" || head.Digest != previous.RepoDigest() {
 		return nil, false
 	}
@@ -162,7 +184,7 @@ func (j *job) fetchManifest(ctx context.Context, ref reference.Reference, want d
 	if want != "" {
 		ref = ref.WithDigest(want)
 	}
-	m, err := j.p.client.GetManifest(ctx, ref, manifest.Accept)
+	m, err := j.client.GetManifest(ctx, ref, manifest.Accept)
 	if err != nil {
 		return nil, explain(ref, err)
 	}
@@ -233,7 +255,7 @@ func (j *job) pullIndex(ctx context.Context, top *document) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	doc, err := j.fetchManifest(ctx, j.source(), child.Digest)
+	doc, err := j.fetchByDigest(ctx, child.Digest)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ type Puller struct {
 	store    content.Store
 	parallel int
 
-	endpoints func(domain string) []Endpoint
+	endpoints func(domain string) ([]Endpoint, error)
 
 	// A schema 1 layer is decompressed at pull time to compute its diffID;
 	// it may inflate to inflateRatio times its size, or inflateFloor bytes,
@@ -175,7 +175,7 @@ func (p *Puller) Pull(ctx context.Context, ref reference.Reference, opts ...Pull
 	for _, fn := range opts {
 		fn(&o)
 	}
-	remotes, err := p.remotes(ref)
+	remotes, client, err := p.remotes(ref)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
@@ -186,7 +186,7 @@ func (p *Puller) Pull(ctx context.Context, ref reference.Reference, opts ...Pull
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)
 	}
 	defer release()
-	j := &job{p: p, ref: ref, opts: o, remotes: remotes, src: len(remotes) - 1}
+	j := &job{p: p, ref: ref, opts: o, remotes: remotes, src: len(remotes) - 1, client: client}
 	res, err := j.run(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref.Familiar(), err)

@@ -37,7 +37,7 @@ func (j *job) pullSchema1(ctx context.Context, top *document) (*Result, error) {
 		if !ok {
 			// Schema 1 does not say how large a layer is; ask, so that
 			// the download is bounded like any other.
-			if size, err = j.p.client.StatBlob(ctx, j.source(), l.BlobSum); err != nil {
+			if size, err = j.client.StatBlob(ctx, j.source(), l.BlobSum); err != nil {
 				return nil, fmt.Errorf("layer %s: %w", l.BlobSum, err)
 			}
 			sizes[l.BlobSum] = size

@@ -22,8 +22,12 @@ func (p *Pusher) Copy(ctx context.Context, src, dest reference.Reference, opts .
 	if len(o.endpoints) > 0 {
 		refs = o.endpoints
 	}
-	source := registrySource{c: p.client, refs: refs}
-	m, err := p.client.GetManifestFrom(ctx, refs, manifest.Accept)
+	sc := p.client
+	if o.source != nil {
+		sc = o.source
+	}
+	source := registrySource{c: sc, refs: refs}
+	m, err := sc.GetManifestFrom(ctx, refs, manifest.Accept)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src, err)
 	}

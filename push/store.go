@@ -12,6 +12,7 @@ import (
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/progress"
 	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/registry"
 )
 
 var errDestDigest = fmt.Errorf("destination digest: %w", errdefs.ErrInvalidArgument)
@@ -23,6 +24,7 @@ type pushOptions struct {
 	sink      progress.Sink
 	platform  *ocispec.Platform
 	endpoints []reference.Reference
+	source    *registry.Client
 }
 
 // WithSourceEndpoints has Copy read its source at refs, in order: the
@@ -30,6 +32,14 @@ type pushOptions struct {
 // config.Config.References lists them). Default: the source only.
 func WithSourceEndpoints(refs []reference.Reference) PushOption {
 	return func(o *pushOptions) { o.endpoints = refs }
+}
+
+// WithSourceClient has Copy read its source through c: a view of the
+// pusher's client made by registry.Client.Via, which speaks to the
+// source's mirrors (ns=, API roots, headers) and must not be used for the
+// destination. Default: the pusher's client.
+func WithSourceClient(c *registry.Client) PushOption {
+	return func(o *pushOptions) { o.source = c }
 }
 
 // WithProgress sends progress events to s. Default: discarded.

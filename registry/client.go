@@ -6,6 +6,14 @@
 // Authentication is delegated to registry/auth; verification of content
 // against digests is left to the caller.
 //
+// # Mirrors
+//
+// A view made by Via reads one registry's content at its mirrors: it sends
+// ns=<registry> to every host but the registry's own, and per endpoint an
+// API root and extra headers (what containerd's hosts.toml describes).
+// Per-host TLS (CA files, client certificates, skip-verify) and plain HTTP
+// are HostOptions.
+//
 // # Retries
 //
 // There is one retry policy and it lives here: network errors, 429 and 5xx
@@ -46,7 +54,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -69,8 +77,11 @@ type Client struct {
 	api   *http.Client
 	plain *http.Client
 
-	mu    sync.Mutex
-	hosts map[string]*hostEntry
+	// schemes is shared by the client and its views (Via).
+	schemes *schemeCache
+	// route is how a view made by Via speaks to its endpoints; nil for the
+	// client New returns.
+	route *route
 }
 
 // New builds a Client. It fails if a CA file (WithCAFile, WithHostOptions)
@@ -89,10 +100,10 @@ func New(opts ...Option) (*Client, error) {
 		authOpts = append(authOpts, auth.WithCredentials(o.creds))
 	}
 	return &Client{
-		opts:  o,
-		api:   &http.Client{Transport: auth.NewTransport(base, authOpts...), CheckRedirect: checkRedirect},
-		plain: &http.Client{Transport: base, CheckRedirect: checkRedirect},
-		hosts: map[string]*hostEntry{},
+		opts:    o,
+		api:     &http.Client{Transport: auth.NewTransport(base, authOpts...), CheckRedirect: checkRedirect},
+		plain:   &http.Client{Transport: base, CheckRedirect: checkRedirect},
+		schemes: &schemeCache{hosts: map[string]*hostEntry{}},
 	}, nil
 }
 
@@ -123,7 +134,7 @@ func addCAFile(pool *x509.CertPool, path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func newBaseTransport(roots *x509.CertPool, skipVerify bool) *http.Transport {
+func newBaseTransport(roots *x509.CertPool, skipVerify bool, clientCerts []tls.Certificate) *http.Transport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
 		Proxy:       http.ProxyFromEnvironment,
@@ -131,6 +142,7 @@ func newBaseTransport(roots *x509.CertPool, skipVerify bool) *http.Transport {
 		TLSClientConfig: &tls.Config{
 			RootCAs:            roots,
 			InsecureSkipVerify: skipVerify, //nolint:gosec // only when the user asks for it
+			Certificates:       clientCerts,
 			MinVersion:         tls.VersionTLS12,
 		},
 		// A custom TLS config disables HTTP/2 unless forced back on.
@@ -151,6 +163,14 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	fromHTTPS := false
 	for _, prev := range via {
 		fromHTTPS = fromHTTPS || prev.URL.Scheme == "https"
+	}
+	if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+		// http.Client copies every header of the first request but
+		// Authorization and cookies; an endpoint's own headers (hosts.toml's
+		// header) belong to that endpoint, not to a CDN it sends us to.
+		for _, k := range addedHeaders(req.Context()) {
+			req.Header.Del(k)
+		}
 	}
 	return checkHop("redirect", via[0].URL.Host, fromHTTPS, req.URL)
 }
@@ -192,6 +212,9 @@ func (c *Client) sendBody(ctx context.Context, hc *http.Client, method, rawURL s
 	}
 	for k, v := range header {
 		req.Header[k] = v
+	}
+	if added := c.route.addHeaders(req); len(added) > 0 {
+		req = req.WithContext(context.WithValue(req.Context(), addedHeadersKey{}, added))
 	}
 	req.Header.Set("User-Agent", c.opts.userAgent)
 
@@ -244,15 +267,15 @@ func (c *Client) sendBody(ctx context.Context, hc *http.Client, method, rawURL s
 	return resp, nil
 }
 
-// endpoint is the URL of an API path on host, pinging host first if its
-// scheme isn't known yet.
+// endpoint is the URL of an API path ("/v2/...") on host, pinging host
+// first if its scheme isn't known yet. A view made by Via puts the path
+// under the host's API root and adds ns= for a mirror.
 func (c *Client) endpoint(ctx context.Context, host, path string) (string, error) {
 	scheme, err := c.scheme(ctx, host)
 	if err != nil {
 		return "", err
 	}
-	u := url.URL{Scheme: scheme, Host: host, Path: path}
-	return u.String(), nil
+	return c.route.apiURL(scheme, host, path), nil
 }
 
 // redactURL drops what must never appear in messages: query strings (tokens,

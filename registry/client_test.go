@@ -10,7 +10,7 @@ import (
 
 func TestDefaultTransport(t *testing.T) {
 	t.Parallel()
-	rt := newBaseTransport(nil, false)
+	rt := newBaseTransport(nil, false, nil)
 	if rt.Proxy == nil {
 		t.Error("proxy environment variables are ignored")
 	}

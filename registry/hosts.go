@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
+	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/reference"
 )
 
@@ -17,8 +20,50 @@ type HostOptions struct {
 	// this host only (on top of the system roots, WithRootCAs and
 	// WithCAFile). New fails if it can't be read or holds no certificate.
 	CAFile string
+	// CAFiles are more PEM files, each added as CAFile is.
+	CAFiles []string
+	// ClientCerts are certificates presented to this host when it asks for
+	// one (mutual TLS); the TLS handshake picks the first the server's
+	// accepted authorities allow. New fails if one can't be loaded.
+	ClientCerts []ClientCert
 	// InsecureSkipVerify turns off TLS verification for this host only.
 	InsecureSkipVerify bool
+}
+
+// ClientCert names the PEM files of a TLS client certificate and its key.
+type ClientCert struct {
+	// CertFile holds the certificate (and its chain).
+	CertFile string
+	// KeyFile holds the private key; "" when CertFile holds it too.
+	KeyFile string
+}
+
+// load reads the pair; errors name the files, never their contents.
+func (cc ClientCert) load() (tls.Certificate, error) {
+	certPEM, err := os.ReadFile(cc.CertFile)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("reading client certificate: %w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	keyPEM := certPEM
+	if cc.KeyFile != "" {
+		if keyPEM, err = os.ReadFile(cc.KeyFile); err != nil {
+			return tls.Certificate{}, fmt.Errorf("reading client key: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		key := cc.KeyFile
+		if key == "" {
+			key = cc.CertFile
+		}
+		return tls.Certificate{}, fmt.Errorf("client certificate %s with key %s: %v: %w", cc.CertFile, key, err, errdefs.ErrInvalidArgument)
+	}
+	return cert, nil
+}
+
+// tlsSettings reports whether ho needs a transport of its own.
+func (ho HostOptions) tlsSettings() bool {
+	return ho.CAFile != "" || len(ho.CAFiles) > 0 || len(ho.ClientCerts) > 0 || ho.InsecureSkipVerify
 }
 
 // WithHostOptions sets options for specific hosts (host:port as dialed), on
@@ -64,19 +109,30 @@ func baseTransport(o options) (http.RoundTripper, error) {
 	if err != nil {
 		return nil, err
 	}
-	def := newBaseTransport(roots, o.skipVerify)
+	def := newBaseTransport(roots, o.skipVerify, nil)
 	perHost := map[string]*http.Transport{}
 	for host, ho := range o.hosts {
-		if ho.CAFile == "" && !ho.InsecureSkipVerify {
+		if !ho.tlsSettings() {
 			continue // plain-HTTP policy only: the default transport fits
 		}
 		hostRoots := roots
-		if ho.CAFile != "" {
-			if hostRoots, err = addCAFile(roots, ho.CAFile); err != nil {
+		for _, f := range append([]string{ho.CAFile}, ho.CAFiles...) {
+			if f == "" {
+				continue
+			}
+			if hostRoots, err = addCAFile(hostRoots, f); err != nil {
 				return nil, fmt.Errorf("registry host %s: %w", host, err)
 			}
 		}
-		perHost[host] = newBaseTransport(hostRoots, o.skipVerify || ho.InsecureSkipVerify)
+		var certs []tls.Certificate
+		for _, cc := range ho.ClientCerts {
+			cert, err := cc.load()
+			if err != nil {
+				return nil, fmt.Errorf("registry host %s: %w", host, err)
+			}
+			certs = append(certs, cert)
+		}
+		perHost[host] = newBaseTransport(hostRoots, o.skipVerify || ho.InsecureSkipVerify, certs)
 	}
 	if len(perHost) == 0 {
 		return def, nil

@@ -4,10 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/reference"
 )
+
+// schemeCache holds the scheme of every host pinged, shared by a client and
+// the views Via makes of it.
+type schemeCache struct {
+	mu    sync.Mutex
+	hosts map[string]*hostEntry
+}
 
 // hostEntry caches the scheme a host answered on. lock serialises pings of
 // one host so concurrent first requests share one ping.
@@ -34,14 +42,14 @@ func (c *Client) scheme(ctx context.Context, host string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("empty registry host: %w", errdefs.ErrInvalidArgument)
 	}
-	c.mu.Lock()
-	e, ok := c.hosts[host]
+	c.schemes.mu.Lock()
+	e, ok := c.schemes.hosts[host]
 	if !ok {
 		e = &hostEntry{lock: make(chan struct{}, 1)}
-		c.hosts[host] = e
+		c.schemes.hosts[host] = e
 	}
 	scheme := e.scheme
-	c.mu.Unlock()
+	c.schemes.mu.Unlock()
 	if scheme != "" {
 		return scheme, nil
 	}
@@ -52,9 +60,9 @@ func (c *Client) scheme(ctx context.Context, host string) (string, error) {
 	case <-ctx.Done():
 		return "", fmt.Errorf("pinging registry %s: %w", host, context.Cause(ctx))
 	}
-	c.mu.Lock()
+	c.schemes.mu.Lock()
 	scheme = e.scheme
-	c.mu.Unlock()
+	c.schemes.mu.Unlock()
 	if scheme != "" { // another caller pinged while we waited
 		return scheme, nil
 	}
@@ -63,9 +71,9 @@ func (c *Client) scheme(ctx context.Context, host string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c.mu.Lock()
+	c.schemes.mu.Lock()
 	e.scheme = scheme
-	c.mu.Unlock()
+	c.schemes.mu.Unlock()
 	return scheme, nil
 }
 
@@ -76,11 +84,11 @@ func (c *Client) ping(ctx context.Context, host string) (string, error) {
 	b := c.newBudget()
 	resp, err := c.retry(ctx, host, &b, ok, func(ctx context.Context) (*http.Response, error) {
 		scheme = "https"
-		resp, err := c.send(ctx, c.plain, http.MethodGet, "https://"+host+"/v2/", nil)
+		resp, err := c.send(ctx, c.plain, http.MethodGet, c.route.apiURL("https", host, "/v2/"), nil)
 		if err == nil || !allowHTTP || ctx.Err() != nil {
 			return resp, err
 		}
-		plainResp, plainErr := c.send(ctx, c.plain, http.MethodGet, "http://"+host+"/v2/", nil)
+		plainResp, plainErr := c.send(ctx, c.plain, http.MethodGet, c.route.apiURL("http", host, "/v2/"), nil)
 		if plainErr != nil {
 			return nil, err // the https failure says more
 		}

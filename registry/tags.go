@@ -57,7 +57,14 @@ func (c *Client) Tags(ctx context.Context, ref reference.Reference, opts ...Tags
 		return nil, fmt.Errorf("list tags of %s: %w", ref.Name(), err)
 	}
 	if o.pageSize > 0 {
-		next += "?n=" + strconv.Itoa(o.pageSize)
+		u, err := url.Parse(next)
+		if err != nil {
+			return nil, fmt.Errorf("list tags of %s: %v: %w", ref.Name(), err, errdefs.ErrInvalidArgument)
+		}
+		q := u.Query() // ns= for a mirror
+		q.Set("n", strconv.Itoa(o.pageSize))
+		u.RawQuery = q.Encode()
+		next = u.String()
 	}
 	tags, err := c.tagPages(ctx, host, next)
 	if err != nil {
@@ -97,7 +104,7 @@ func (c *Client) tagPages(ctx context.Context, host, next string) ([]string, err
 		if link != "" && len(page.Tags) == 0 {
 			return nil, fmt.Errorf("an empty page links to another: %w", errdefs.ErrInvalidArgument)
 		}
-		next = link
+		next = c.route.keepNS(link)
 	}
 	return tags, nil
 }

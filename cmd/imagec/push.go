@@ -159,7 +159,7 @@ func newCopyCommand(g *globals) *cobra.Command {
 				return copyAllTags(cmd.Context(), cfg, reg, p, &sf, src, dest)
 			}
 			return sf.send(func(opts []push.PushOption) (*push.Result, error) {
-				return copyOne(cmd.Context(), cfg, p, src, dest, opts)
+				return copyOne(cmd.Context(), cfg, reg, p, src, dest, opts)
 			})
 		},
 	}
@@ -169,12 +169,12 @@ func newCopyCommand(g *globals) *cobra.Command {
 }
 
 // copyOne copies src to dest, reading src at its mirrors first.
-func copyOne(ctx context.Context, cfg *config.Config, p *push.Pusher, src, dest reference.Reference, opts []push.PushOption) (*push.Result, error) {
-	refs, err := cfg.References(src)
+func copyOne(ctx context.Context, cfg *config.Config, reg *registry.Client, p *push.Pusher, src, dest reference.Reference, opts []push.PushOption) (*push.Result, error) {
+	via, refs, err := imagec.Sources(reg, cfg, src)
 	if err != nil {
 		return nil, err
 	}
-	return p.Copy(ctx, src, dest, append(opts, push.WithSourceEndpoints(refs))...)
+	return p.Copy(ctx, src, dest, append(opts, push.WithSourceEndpoints(refs), push.WithSourceClient(via))...)
 }
 
 // copyAllTags copies every tag of src's repository to dest's, a few at a
@@ -192,7 +192,7 @@ func copyAllTags(ctx context.Context, cfg *config.Config, reg *registry.Client, 
 	g.SetLimit(4)
 	for _, tag := range tags {
 		g.Go(func() error {
-			res, err := copyOne(gctx, cfg, p, src.WithTag(tag), dest.WithTag(tag), opts)
+			res, err := copyOne(gctx, cfg, reg, p, src.WithTag(tag), dest.WithTag(tag), opts)
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/imagec/imagec"
 	"github.com/imagec/imagec/config"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/manifest"
@@ -112,11 +113,11 @@ func newManifestCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			refs, err := r.cfg.References(r.ref)
+			via, refs, err := imagec.Sources(r.client, r.cfg, r.ref)
 			if err != nil {
 				return err
 			}
-			m, err := r.client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			m, err := via.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
 			if err != nil {
 				return err
 			}

@@ -19,6 +19,8 @@ type globals struct {
 	insecureSkipVerify bool
 	insecureAllowHTTP  bool
 	configPath         string
+	hostsDir           string
+	hostsDirSet        bool
 }
 
 func newRootCommand() *cobra.Command {
@@ -39,6 +41,10 @@ func newRootCommand() *cobra.Command {
 	f.BoolVar(&g.insecureSkipVerify, "insecure-skip-verify", false, "do not verify registry TLS certificates")
 	f.StringVar(&g.configPath, "config", "", "configuration file: registry mirrors and TLS settings (default $IMAGEC_CONFIG, else $XDG_CONFIG_HOME/imagec/config.json or ~/.config/imagec/config.json)")
 	f.BoolVar(&g.insecureAllowHTTP, "insecure-allow-http", false, "allow plain HTTP registries (loopback registries are always allowed)")
+	f.StringVar(&g.hostsDir, "hosts-dir", "", "containerd hosts directory: DIR/<registry>/hosts.toml and DIR/_default/hosts.toml name mirrors, TLS and headers; \"\" reads none (default the config's hostsDir, else "+config.DefaultHostsDir+" when it exists)")
+	cmd.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		g.hostsDirSet = cmd.Flags().Changed("hosts-dir")
+	}
 	cmd.AddCommand(
 		newPullCommand(g),
 		newImagesCommand(g),
@@ -65,13 +71,18 @@ func newRootCommand() *cobra.Command {
 
 // options are the library options the global flags set.
 func (g *globals) options(extra ...imagec.Option) []imagec.Option {
-	return append([]imagec.Option{
+	opts := []imagec.Option{
 		imagec.WithRoot(g.root),
 		imagec.WithConfigFile(g.configPath),
 		imagec.WithCAFile(g.caFile),
 		imagec.WithInsecureSkipVerify(g.insecureSkipVerify),
 		imagec.WithInsecureAllowHTTP(g.insecureAllowHTTP),
-	}, extra...)
+	}
+	if g.hostsDirSet {
+		// Given, even as "": the flag rules over the config and the default.
+		opts = append(opts, imagec.WithHostsDir(g.hostsDir))
+	}
+	return append(opts, extra...)
 }
 
 // open opens the store and prepares a registry client, as the library's

@@ -47,14 +47,19 @@ func mountSource(method string, u *url.URL) string {
 }
 
 // repositoryFromPath returns <name> of a "/v2/<name>/<kind>/..." path, or ""
-// when path has no such shape. Repository names may contain path components
-// equal to "manifests", "blobs" or "tags", so the split point is the last
-// position where the remainder has the exact shape of an API route.
+// when path has no such shape. The API may sit under a path of its own (a
+// mirror at "/cache/v2/..."), so <name> starts after the first "/v2/"; a
+// path-prefixed proxy project ("/v2/dockerhub/library/alpine/...") thus
+// asks for the repository as its registry names it, prefix included.
+// Repository names may contain path components equal to "manifests",
+// "blobs" or "tags", so the split point is the last position where the
+// remainder has the exact shape of an API route.
 func repositoryFromPath(path string) string {
-	rest, ok := strings.CutPrefix(path, "/v2/")
-	if !ok {
+	i := strings.Index(path, "/v2/")
+	if i < 0 {
 		return ""
 	}
+	rest := path[i+len("/v2/"):]
 	segs := strings.Split(rest, "/")
 	for i := len(segs) - 2; i >= 1; i-- {
 		if isRouteTail(segs[i], segs[i+1:]) {

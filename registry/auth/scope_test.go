@@ -38,6 +38,9 @@ func TestScopeForRequest(t *testing.T) {
 		{"GET", "/v2/foo bar/manifests/latest", ""},
 		{"GET", "/v2//foo/manifests/latest", ""},
 		{"GET", "/other/foo/manifests/latest", ""},
+		// An API under a mirror's path, and a path-prefixed proxy project.
+		{"GET", "/cache/v2/library/alpine/manifests/latest", "repository:library/alpine:pull"},
+		{"GET", "/v2/dockerhub/library/alpine/blobs/sha256:abc", "repository:dockerhub/library/alpine:pull"},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.path)

@@ -90,8 +90,8 @@ func TestBlobRetryBudgetPerEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pull.New(e.client, st, pull.WithEndpoints(func(string) []pull.Endpoint {
-		return []pull.Endpoint{{Host: mirror.Host}, {Host: e.proxy.Host}}
+	p := pull.New(e.client, st, pull.WithEndpoints(func(string) ([]pull.Endpoint, error) {
+		return []pull.Endpoint{{Host: mirror.Host}, {Host: e.proxy.Host}}, nil
 	}))
 	if _, err := p.Pull(context.Background(), e.ref); err != nil {
 		t.Fatalf("pull with a failing mirror: %v", err)
