@@ -50,7 +50,7 @@ func (h *Handler) manifestByTag(ctx context.Context, rp *repo, tag string) (ocis
 		if err != nil {
 			return ocispec.Descriptor{}, err
 		}
-		if upErr = h.up.Manifest(ctx, ref); upErr == nil {
+		if upErr = h.up.Manifest(ctx, ref, false); upErr == nil {
 			// The upstream may have recorded a new name: look again.
 			if rp, err = h.reload(ctx, rp); err != nil {
 				return ocispec.Descriptor{}, err
@@ -81,7 +81,7 @@ func (h *Handler) manifestByDigest(ctx context.Context, rp *repo, d digest.Diges
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := h.up.Manifest(ctx, ref); err != nil {
+	if err := h.up.Manifest(ctx, ref, n.desc.Digest == d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	if rp, err = h.reload(ctx, rp); err != nil {

@@ -45,10 +45,13 @@ type Upstream interface {
 	// does, so the handler serves it from the store. A tag the store
 	// holds may be answered from the store without asking (the Upstream
 	// decides how long a tag stays fresh); a digest the store holds is
-	// never asked for. On an error the handler serves what the store
-	// holds under ref, if anything: a registry that is down must not take
-	// the cache down with it.
-	Manifest(ctx context.Context, ref reference.Reference) error
+	// never asked for. listed says that a stored document of the
+	// repository lists ref's digest (an index its platform manifests), so
+	// the store keeps the document without a name of its own. On an
+	// error the handler serves what the store holds under ref, if
+	// anything: a registry that is down must not take the cache down
+	// with it.
+	Manifest(ctx context.Context, ref reference.Reference, listed bool) error
 	// Blob starts (or joins) the fetch of blob desc of ref's repository
 	// (ref pins desc's digest) into the store, readable as it arrives.
 	Blob(ctx context.Context, ref reference.Reference, desc ocispec.Descriptor) (Arriving, error)
