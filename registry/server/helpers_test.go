@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -125,5 +124,3 @@ func errorCode(t *testing.T, body []byte) string {
 	}
 	return e.Errors[0].Code
 }
-
-var _ = bytes.Equal

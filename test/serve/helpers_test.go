@@ -5,7 +5,6 @@ package serve_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -180,5 +179,3 @@ func parallel(n int, fn func(i int) error) []error {
 	wg.Wait()
 	return errs
 }
-
-var _ = json.Marshal
