@@ -52,6 +52,14 @@ func (p *Puller) Resolve(ctx context.Context, ref reference.Reference) (ocispec.
 // manifest of a stored index). It returns the document's descriptor as
 // the registry served it.
 func (p *Puller) FetchManifest(ctx context.Context, ref reference.Reference) (ocispec.Descriptor, error) {
+	return p.manifestPart(ctx, ref, func(j *job, top *document) error {
+		return j.record(ctx, ocispec.Descriptor{}, top)
+	})
+}
+
+// manifestPart fetches ref's document at the first endpoint that has it
+// and has record store it, under a lease of the store.
+func (p *Puller) manifestPart(ctx context.Context, ref reference.Reference, record func(*job, *document) error) (ocispec.Descriptor, error) {
 	j, release, err := p.partJob(ctx, ref)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -61,7 +69,7 @@ func (p *Puller) FetchManifest(ctx context.Context, ref reference.Reference) (oc
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	return top.desc, j.record(ctx, ocispec.Descriptor{}, top)
+	return top.desc, record(j, top)
 }
 
 // PullManifest is FetchManifest that also records ref's name as Pull
@@ -71,31 +79,24 @@ func (p *Puller) FetchManifest(ctx context.Context, ref reference.Reference) (oc
 // platform. A schema 1 manifest is refused (errdefs.ErrUnsupported):
 // the image Pull converts it to needs every layer.
 func (p *Puller) PullManifest(ctx context.Context, ref reference.Reference) (ocispec.Descriptor, error) {
-	j, release, err := p.partJob(ctx, ref)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	defer release()
-	top, _, err := j.resolve(ctx, nil, false)
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
-	entry, docs := top.desc, []*document{top}
-	switch {
-	case top.parsed.Schema1 != nil:
-		return ocispec.Descriptor{}, fmt.Errorf("manifest %s is schema 1, which is only pulled whole: %w", ref, errdefs.ErrUnsupported)
-	case !isOCI(top.desc.MediaType):
-		children, err := j.wrapperChildren(ctx, top)
-		if err != nil {
-			return ocispec.Descriptor{}, err
+	return p.manifestPart(ctx, ref, func(j *job, top *document) error {
+		entry, docs := top.desc, []*document{top}
+		switch {
+		case top.parsed.Schema1 != nil:
+			return fmt.Errorf("manifest %s is schema 1, which is only pulled whole: %w", ref, errdefs.ErrUnsupported)
+		case !isOCI(top.desc.MediaType):
+			children, err := j.wrapperChildren(ctx, top)
+			if err != nil {
+				return err
+			}
+			wrapper, wentry, err := wrapIndex(top.desc.Digest, children)
+			if err != nil {
+				return err
+			}
+			docs, entry = append(docs, wrapper), wentry
 		}
-		wrapper, wentry, err := wrapIndex(top.desc.Digest, children)
-		if err != nil {
-			return ocispec.Descriptor{}, err
-		}
-		docs, entry = append(docs, wrapper), wentry
-	}
-	return top.desc, j.record(ctx, entry, docs...)
+		return j.record(ctx, entry, docs...)
+	})
 }
 
 // wrapperChildren are the manifests the wrapper of a Docker document

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,30 +17,12 @@ import (
 	"github.com/imagec/imagec/test/internal/clitest"
 )
 
-// lockedBuffer is a bytes.Buffer a process writes to while a test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // server is `imagec serve` running in the background on a free loopback
 // port.
 type server struct {
 	cmd    *exec.Cmd
 	addr   string // host:port
-	stderr *lockedBuffer
+	stderr *clitest.Buffer
 }
 
 // startServe runs `imagec --root ROOT serve --addr 127.0.0.1:0 ARGS...`
@@ -51,7 +31,7 @@ func startServe(t *testing.T, env []string, root string, args ...string) *server
 	t.Helper()
 	cmd := exec.Command(clitest.Binary(t), append([]string{"--root", root, "serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	s := &server{cmd: cmd, stderr: &lockedBuffer{}}
+	s := &server{cmd: cmd, stderr: &clitest.Buffer{}}
 	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -168,7 +148,7 @@ disabled_plugins = [
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log := &lockedBuffer{}
+	log := &clitest.Buffer{}
 	cmd := exec.Command(bin, "--config", cfg, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
