@@ -112,7 +112,9 @@ func (c *Cache) Manifest(ctx context.Context, ref reference.Reference, listed bo
 	}
 	key := ref.String()
 	if ref.Digest() == "" && c.fresh(key) {
-		return nil
+		if _, err := c.store.Image(ctx, key); err == nil {
+			return nil
+		}
 	}
 	ch := c.docs.DoChan(key, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)

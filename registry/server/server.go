@@ -6,9 +6,9 @@
 // What is served is what the store verified, byte for byte: a name's
 // manifest is the document its registry served (for a Docker-typed image,
 // the document imagec's wrapper index was made from, see graph.Original),
-// never the wrapper; a manifest by digest is one a stored name reaches,
-// and a blob one a stored name's manifests list, committed (the ingest
-// area of partial downloads is never read from). Blobs no name of the
+// never the wrapper; a manifest by digest is one a stored name of the
+// repository reaches, and a blob one that repository's manifests list,
+// committed (the ingest area of partial downloads is never read from). Blobs no name of the
 // repository reaches are not served even when the store holds them:
 // what a registry hands out under a repository is what that repository's
 // manifests list, and a store shared by many images should not answer
