@@ -54,7 +54,9 @@ type Provider interface {
 
 // Writer ingests one blob. Bytes are hashed as they are written; Commit
 // verifies size and digest and only then makes the blob visible. A Writer
-// is not safe for concurrent use.
+// is not safe for concurrent use. A Writer may also be an io.ReaderAt
+// reading back what it holds (content/local's is), for a server streaming
+// a blob on while it is ingested; see local.Writer.ReadAt for the rules.
 type Writer interface {
 	io.Writer
 	// Offset is how many bytes the writer holds, including partial data

@@ -111,6 +111,9 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 	if err != nil {
 		return err
 	}
+	if j.wrapWriter != nil {
+		w = j.wrapWriter(w)
+	}
 	defer w.Close()
 
 	srcs := j.sources(desc, emit, opts)

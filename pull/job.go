@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/image"
 	"github.com/imagec/imagec/manifest"
@@ -30,6 +31,8 @@ type job struct {
 	client  *registry.Client
 
 	fetched counter
+	// wrapWriter, if set, wraps each ingest writer (WithIngestWriter).
+	wrapWriter func(content.Writer) content.Writer
 }
 
 // document is a manifest or index as received, already verified.
@@ -324,12 +327,15 @@ func (j *job) pullImage(ctx context.Context, top, img *document, check *ocispec.
 
 // record writes the manifest documents last, once everything they point at
 // is stored, then names the image as entry: a reader never sees a name whose
-// content is incomplete.
+// content is incomplete. An empty entry stores the documents only.
 func (j *job) record(ctx context.Context, entry ocispec.Descriptor, docs ...*document) error {
 	for _, d := range docs {
 		if err := j.p.store.WriteBlob(ctx, d.desc, d.body); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
 			return fmt.Errorf("storing manifest %s: %w", d.desc.Digest, err)
 		}
+	}
+	if entry.Digest == "" {
+		return nil
 	}
 	if err := j.p.store.SetImage(ctx, j.ref.String(), entry); err != nil {
 		return fmt.Errorf("recording %s: %w", j.ref, err)

@@ -64,6 +64,7 @@ func newRootCommand() *cobra.Command {
 		newTagsCommand(g),
 		newDigestCommand(g),
 		newManifestCommand(g),
+		newServeCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

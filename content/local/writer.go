@@ -170,6 +170,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadAt reads back data the writer holds, as io.ReaderAt does, so that a
+// server can stream a blob on to its clients while it is ingested (and
+// before it is verified: the caller must hold back what Commit has not
+// vouched for). off+len(p) must be at most an Offset the caller saw. It may
+// run while Write does, since Write only appends past that offset, but not
+// with Reset, Commit or Close, which move or close the data.
+func (w *Writer) ReadAt(p []byte, off int64) (int, error) {
+	if w.closed {
+		return 0, w.errorf("read: %w", os.ErrClosed)
+	}
+	return w.data.ReadAt(p, off)
+}
+
 // writebackChunk is how much written data prompts an early writeback.
 const writebackChunk = 8 << 20
 

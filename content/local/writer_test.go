@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,7 @@ var writerConformance = []struct {
 	{"too short refused at commit", testTooShort},
 	{"too short after resume refused at commit", testResumedTooShort},
 	{"resume after close", testResume},
+	{"read back while writing", testReadBack},
 	{"oversized partial discarded", testOversizedPartial},
 	{"reset", testReset},
 	{"already exists", testAlreadyExists},
@@ -432,5 +434,32 @@ func testUseAfterClose(t *testing.T, s *Store) {
 	}
 	if err := w.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
+	}
+}
+
+// testReadBack reads back resumed and new data through ReadAt, the way a
+// server streams a blob on while it is ingested.
+func testReadBack(t *testing.T, s *Store) {
+	data := testContent(50_000)
+	desc := descOf(data)
+	w := mustWriter(t, s, desc)
+	mustWrite(t, w, data[:1000])
+	w.Close()
+	w = mustWriter(t, s, desc)
+	mustWrite(t, w, data[1000:30_000])
+	ra, ok := w.(io.ReaderAt)
+	if !ok {
+		t.Fatal("the local writer is not an io.ReaderAt")
+	}
+	got := make([]byte, 30_000)
+	if n, err := ra.ReadAt(got, 0); n != len(got) || err != nil || !bytes.Equal(got, data[:30_000]) {
+		t.Fatalf("ReadAt = %d, %v (same bytes: %v)", n, err, bytes.Equal(got, data[:30_000]))
+	}
+	mustWrite(t, w, data[30_000:])
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ra.ReadAt(got[:1], 0); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("ReadAt after Commit = %v, want os.ErrClosed", err)
 	}
 }

@@ -152,3 +152,22 @@ func PeakRSS(t testing.TB, env []string, args ...string) (Result, int64) {
 	<-done
 	return res, peak
 }
+
+// Buffer collects what a running process writes, readable while it runs.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

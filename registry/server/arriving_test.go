@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/internal/fixtures"
+	"github.com/imagec/imagec/reference"
+)
+
+// fakeUpstream hands out a blob that arrives as data, then fails with
+// err (nil: it verified).
+type fakeUpstream struct {
+	data []byte
+	err  error
+}
+
+func (u *fakeUpstream) Manifest(context.Context, reference.Reference, bool) error { return nil }
+
+func (u *fakeUpstream) Blob(context.Context, reference.Reference, ocispec.Descriptor) (Arriving, error) {
+	return &fakeArriving{u}, nil
+}
+
+type fakeArriving struct{ u *fakeUpstream }
+
+func (a *fakeArriving) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
+	if off >= int64(len(a.u.data)) {
+		if a.u.err != nil {
+			return 0, a.u.err
+		}
+		return 0, io.EOF
+	}
+	return copy(p, a.u.data[off:]), nil
+}
+
+func (a *fakeArriving) Close() error { return nil }
+
+// A blob a stored manifest lists but the store lacks streams from the
+// upstream: whole and by range when it verifies, cut off when it fails
+// midway, an error answer when it fails before the first byte.
+func TestArrivingBlobsStreamOrAreCut(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	img := storeImage(t, st, 11, fixtures.OCI, "example.com/app:1")
+	layer := img.Layers[0]
+	if err := st.Delete(context.Background(), layer.Digest); err != nil {
+		t.Fatal(err)
+	}
+	up := &fakeUpstream{data: layer.Data}
+	srv := httptest.NewServer(New(st, WithUpstream(up)))
+	defer srv.Close()
+	target := srv.URL + "/v2/app/blobs/" + layer.Digest.String()
+	get := func(header ...string) (*http.Response, []byte, error) {
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp, body, err
+	}
+
+	resp, body, err := get()
+	if err != nil || resp.StatusCode != http.StatusOK || string(body) != string(layer.Data) {
+		t.Fatalf("whole: %v %v (%d bytes)", resp, err, len(body))
+	}
+	resp, body, err = get("Range", "bytes=5-9")
+	if err != nil || resp.StatusCode != http.StatusPartialContent || string(body) != string(layer.Data[5:10]) ||
+		resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 5-9/%d", layer.Size) {
+		t.Fatalf("range: %v %v %q", resp, err, body)
+	}
+
+	up.data, up.err = layer.Data[:100], fmt.Errorf("content hashes to something else: %w", errdefs.ErrDigestMismatch)
+	resp, body, err = get()
+	if err == nil || resp.StatusCode != http.StatusOK || len(body) != 100 {
+		t.Fatalf("failing midway: %v, %d bytes, %v; want 100 bytes and a broken body", resp, len(body), err)
+	}
+	up.data, up.err = nil, fmt.Errorf("upstream: %w", errdefs.ErrNotFound)
+	resp, body, err = get()
+	if err != nil || resp.StatusCode != http.StatusNotFound || errorCode(t, body) != "BLOB_UNKNOWN" {
+		t.Fatalf("failing at once: %v %v %s", resp, err, body)
+	}
+}
