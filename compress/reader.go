@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,9 @@ import (
 // (zstd --long=27), and a frame asking for more is refused with
 // errdefs.ErrTooLarge.
 const MaxZstdWindow = 128 << 20
+
+// gzipBuffer is the read size of a gzip stream.
+const gzipBuffer = 256 << 10
 
 // Option configures NewReader.
 type Option func(*options)
@@ -57,6 +61,12 @@ func NewReader(r io.Reader, k Kind, opts ...Option) (io.ReadCloser, error) {
 		}
 		return readCloser{Limit(r, o.limit), func() error { return nil }}, nil
 	case Gzip:
+		// The inflater reads a byte at a time from an io.ByteReader, and
+		// wraps anything else in a 4 KiB bufio.Reader: a system call per
+		// 4 KiB of a layer file. Give it large reads instead.
+		if _, ok := r.(io.ByteReader); !ok {
+			r = bufio.NewReaderSize(r, gzipBuffer)
+		}
 		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("open gzip stream: %w", classify(err))

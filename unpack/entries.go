@@ -36,6 +36,7 @@ type extractor struct {
 	// touched holds every inode this layer created or kept, so its own
 	// whiteouts and opaque markers only hide what earlier layers left.
 	touched map[fileID]struct{}
+	parent  parentCache
 	buf     []byte
 	// content hashes each regular file as it is written, when the caller
 	// asked for digests (Options.FileDigest); nil otherwise.
@@ -64,7 +65,10 @@ func newExtractor(root string, opts Options) (*extractor, error) {
 	}, nil
 }
 
-func (x *extractor) close() { x.root.close() }
+func (x *extractor) close() {
+	x.dropParents()
+	x.root.close()
+}
 
 func (x *extractor) touchFD(fd int) {
 	var st unix.Stat_t
@@ -112,19 +116,6 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, r io.Reader) err
 	return nil
 }
 
-// openParent opens the directory holding rel (creating it if needed) and
-// returns it with rel's last component. The root itself is its own parent
-// under the name ".". The caller closes the descriptor.
-func (x *extractor) openParent(rel string) (int, string, error) {
-	dir, base := splitName(rel)
-	if rel == "." {
-		fd, err := unix.Dup(x.root.fd)
-		return fd, base, err
-	}
-	fd, err := x.mkdirAll(dir)
-	return fd, base, err
-}
-
 // prepare makes room for a new entry named base in parent: whatever is
 // there is removed (recursively for a directory), except that an existing
 // directory is kept when the new entry is a directory too. Nothing is ever
@@ -152,39 +143,68 @@ func (x *extractor) file(ctx context.Context, rel string, hdr *tar.Header, r io.
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
-	if _, err := x.prepare(parent, base, false); err != nil {
+	mode := x.mode(hdr)
+	uid, gid, chown, err := x.owner(hdr)
+	if err != nil {
 		return err
 	}
-	mode := x.mode(hdr)
-	// O_EXCL|O_NOFOLLOW: the name was just cleared, so anything found there
-	// now was not put there by us; never open it. 0600 until the real mode
-	// is set after the content and owner.
-	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// Most files need nothing after their content: no setuid bits (which
+	// writing and chown clear), no xattrs (which must follow both), and the
+	// owner a new file gets anyway. They are created with their mode, and
+	// the stat taken after the content confirms mode and owner (a umask
+	// can narrow the one, a setgid parent change the group); any other
+	// file is created 0600 and given owner, xattrs and mode after its
+	// content, in that order.
+	plain := mode&0o7000 == 0 && !hasXattrs(hdr) &&
+		(!chown || uid == x.euid && gid == x.egid && !x.parent.last.setgid)
+	createMode := uint32(0o600)
+	if plain {
+		createMode = mode
+	}
+	// O_EXCL|O_NOFOLLOW: anything already at the name is cleared first and
+	// never opened, so a symlink there is replaced, not written through.
+	// Most names are new: try to create before looking.
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd := -1
+	if base != "." {
+		fd, err = unix.Openat(parent, base, flags, createMode)
+	}
+	if fd < 0 && (base == "." || errors.Is(err, unix.EEXIST)) {
+		if _, err := x.prepare(parent, base, false); err != nil {
+			return err
+		}
+		fd, err = unix.Openat(parent, base, flags, createMode)
+	}
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), rel)
-	err = x.copyContent(ctx, f, r)
-	if err == nil {
-		x.touchFD(fd)
-		err = x.reportContent(fd)
-	}
-	if err == nil {
-		// Order matters: writing and chown clear setuid bits and file
-		// capabilities, so xattrs and mode come after both.
-		err = x.metaFD(fd, hdr, mode)
-	}
-	if cerr := f.Close(); err == nil && cerr != nil {
+	err = x.writeFile(ctx, fd, r, hdr, mode, plain, uid, gid, chown)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close file: %w", cerr)
 	}
-	if err != nil {
-		return err
-	}
-	return x.setTimes(parent, base, hdr)
+	return err
 }
 
-func (x *extractor) copyContent(ctx context.Context, f *os.File, r io.Reader) error {
+// writeFile writes a new file's content and metadata to fd.
+func (x *extractor) writeFile(ctx context.Context, fd int, r io.Reader, hdr *tar.Header, mode uint32, plain bool, uid, gid int, chown bool) error {
+	if err := x.copyContent(ctx, fd, r); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat file: %w", err)
+	}
+	x.touched[idOf(&st)] = struct{}{}
+	x.reportContent(&st)
+	if !plain || st.Mode&0o7777 != mode || chown && (int(st.Uid) != uid || int(st.Gid) != gid) {
+		if err := x.setMeta(fd, hdr, mode, uid, gid, chown); err != nil {
+			return err
+		}
+	}
+	return x.utimesFD(fd, atimeOf(hdr), tspec(hdr.ModTime))
+}
+
+func (x *extractor) copyContent(ctx context.Context, fd int, r io.Reader) error {
 	if x.content != nil {
 		x.content.Reset()
 	}
@@ -194,8 +214,8 @@ func (x *extractor) copyContent(ctx context.Context, f *os.File, r io.Reader) er
 			if x.content != nil {
 				x.content.Write(x.buf[:n])
 			}
-			if _, werr := f.Write(x.buf[:n]); werr != nil {
-				return fmt.Errorf("write file: %w", werr)
+			if err := writeAll(fd, x.buf[:n]); err != nil {
+				return fmt.Errorf("write file: %w", err)
 			}
 		}
 		if errors.Is(rerr, io.EOF) {
@@ -210,20 +230,34 @@ func (x *extractor) copyContent(ctx context.Context, f *os.File, r io.Reader) er
 	}
 }
 
-// reportContent hands the digest of the content just written to fd to
-// Options.FileDigest, if set.
-func (x *extractor) reportContent(fd int) error {
-	if x.content == nil {
-		return nil
+// writeAll writes b to fd whole, as os.File.Write does, without the
+// os.File (whose creation costs a system call per file).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		b = b[n:]
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return fmt.Errorf("stat file: %w", err)
+	return nil
+}
+
+// reportContent hands the digest of the content just written to the file
+// st describes to Options.FileDigest, if set.
+func (x *extractor) reportContent(st *unix.Stat_t) {
+	if x.content == nil {
+		return
 	}
 	var sum [sha256.Size]byte
 	x.content.Sum(sum[:0])
 	x.opts.FileDigest(st.Dev, st.Ino, sum)
-	return nil
 }
 
 func (x *extractor) dir(rel string, hdr *tar.Header) error {
@@ -231,7 +265,6 @@ func (x *extractor) dir(rel string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
 	keep, err := x.prepare(parent, base, true)
 	if err != nil {
 		return err
@@ -272,7 +305,6 @@ func (x *extractor) symlink(rel string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
 	if _, err := x.prepare(parent, base, false); err != nil {
 		return err
 	}
@@ -326,7 +358,6 @@ func (x *extractor) hardlink(rel string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
 	var st unix.Stat_t
 	if unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && idOf(&st) == idOf(&tst) {
 		return nil // already that inode
@@ -364,7 +395,6 @@ func (x *extractor) special(rel string, hdr *tar.Header) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
 	if _, err := x.prepare(parent, base, false); err != nil {
 		return err
 	}

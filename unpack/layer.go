@@ -43,9 +43,12 @@ func layer(ctx context.Context, root string, blob io.Reader, mediaType string, d
 		}
 		return nil
 	}
-	ra := newReadahead(io.TeeReader(r, h), 4, 1<<20)
+	// Inflating is the longest step: its goroutine does nothing else. The
+	// diffID is hashed on the extracting side, which waits on system calls
+	// and has time to spare.
+	ra := newReadahead(r, 4, 1<<20)
 	defer ra.Close()
-	return extract(ctx, root, ra, opts, verify)
+	return extract(ctx, root, io.TeeReader(ra, h), opts, verify)
 }
 
 // readErr categorizes an error from reading the tar stream: bounds,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/imagec/imagec/errdefs"
 	"golang.org/x/sys/unix"
@@ -45,7 +46,12 @@ func (x *extractor) metaFD(fd int, hdr *tar.Header, mode uint32) error {
 	if err != nil {
 		return err
 	}
-	if ok {
+	return x.setMeta(fd, hdr, mode, uid, gid, ok)
+}
+
+// setMeta is metaFD with the owner already decided (see owner).
+func (x *extractor) setMeta(fd int, hdr *tar.Header, mode uint32, uid, gid int, chown bool) error {
+	if chown {
 		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
 		}
@@ -126,7 +132,22 @@ func (x *extractor) setTimes(parent int, base string, hdr *tar.Header) error {
 }
 
 func (x *extractor) utimes(parent int, base string, atime, mtime unix.Timespec) error {
-	err := unix.UtimesNanoAt(parent, base, []unix.Timespec{atime, mtime}, unix.AT_SYMLINK_NOFOLLOW)
+	return x.timesErr(unix.UtimesNanoAt(parent, base, []unix.Timespec{atime, mtime}, unix.AT_SYMLINK_NOFOLLOW))
+}
+
+// utimesFD sets atime and mtime on the open file fd (futimens(3): no path
+// to resolve again).
+func (x *extractor) utimesFD(fd int, atime, mtime unix.Timespec) error {
+	ts := [2]unix.Timespec{atime, mtime}
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	var err error
+	if errno != 0 {
+		err = errno
+	}
+	return x.timesErr(err)
+}
+
+func (x *extractor) timesErr(err error) error {
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ERANGE) || errors.Is(err, unix.EOVERFLOW) {
 		// A timestamp the filesystem cannot store is not worth failing a
 		// layer for.

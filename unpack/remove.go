@@ -11,6 +11,7 @@ import (
 // directory. Each level is opened relative to the one above with O_NOFOLLOW,
 // so a symlink met on the way is unlinked, never descended into.
 func (x *extractor) removeAll(parent int, name string) error {
+	x.parent.stale = true // what a cached path resolves to may change
 	err := unix.Unlinkat(parent, name, 0)
 	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil

@@ -33,6 +33,16 @@ func xattrRecords(hdr *tar.Header) []xattr {
 	return out
 }
 
+// hasXattrs reports whether the entry carries any xattr record.
+func hasXattrs(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, paxXattr) {
+			return true
+		}
+	}
+	return false
+}
+
 // xattrs returns the entry's xattrs that may be applied, counting the rest.
 func (x *extractor) xattrs(hdr *tar.Header) []xattr {
 	all := xattrRecords(hdr)
