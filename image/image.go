@@ -195,12 +195,17 @@ func Missing(ctx context.Context, st content.Provider, img *Image) []ocispec.Des
 
 // List loads every image recorded in the store, in index.json order. An
 // entry that cannot be loaded is reported in errs rather than hiding the rest.
+// Manifests attached to an image (its signatures, SBOMs) are no images of
+// their own and are left out.
 func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 	entries, err := st.Images(ctx)
 	if err != nil {
 		return nil, []error{err}
 	}
 	for _, e := range entries {
+		if _, attached := graph.Attached(ctx, st, e); attached {
+			continue
+		}
 		img, err := Load(ctx, st, e, nil)
 		if err != nil {
 			errs = append(errs, err)
