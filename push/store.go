@@ -23,6 +23,8 @@ type pushOptions struct {
 	sink      progress.Sink
 	platform  *ocispec.Platform
 	endpoints []reference.Reference
+	// referrerDepth 0 sends no referrers.
+	referrerDepth, maxReferrers int
 }
 
 // WithSourceEndpoints has Copy read its source at refs, in order: the
@@ -74,7 +76,7 @@ func (p *Pusher) Push(ctx context.Context, st content.Source, name string, dest 
 	if ref, err := reference.Parse(name); err == nil {
 		origin = &ref
 	}
-	return p.Send(ctx, StoreSource(st, origin), top, dest, o.sink)
+	return p.Send(ctx, StoreSource(st, origin), top, dest, o.sink, opts...)
 }
 
 // storedTop is the document a push of entry sends.
