@@ -14,7 +14,9 @@
 //	      "insecureSkipVerify": false
 //	    },
 //	    "localhost:5000": {"mirrors": ["127.0.0.1:5001"]}
-//	  }
+//	  },
+//	  "verify": true,
+//	  "policy": "/etc/containers/policy.json"
 //	}
 //
 // Keys of "registries" are registry domains as references write them
@@ -42,6 +44,10 @@
 // its mirrors: a mirror that needs a private CA gets its own entry keyed by
 // its host[:port].
 //
+// "verify": true checks every pull against the trust policy (see the verify
+// package), read from "policy" (default /etc/containers/policy.json; a
+// relative path is relative to this file's directory).
+//
 // Parsing is strict: unknown or misspelt fields, duplicate keys, values of
 // the wrong type and bad mirrors are errors naming the file and the key.
 package config
@@ -68,6 +74,13 @@ type Config struct {
 	// Registries is keyed by normalized domain: lowercase, Docker Hub as
 	// "docker.io".
 	Registries map[string]Registry
+	// Verify has every pull checked against the trust policy, as
+	// imagec pull --verify does.
+	Verify bool
+	// Policy is the trust policy file (containers-policy.json form) that
+	// verification reads; "" means /etc/containers/policy.json. A
+	// relative path is relative to the configuration file's directory.
+	Policy string
 }
 
 // Registry is the configuration of one registry domain.

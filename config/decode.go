@@ -32,8 +32,23 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, invalid("", err)
 	}
 	for _, m := range top {
-		if m.name != "registries" {
-			return nil, invalid("", fmt.Errorf("unknown field %q", m.name))
+		switch m.name {
+		case "verify":
+			if err := json.Unmarshal(m.value, &c.Verify); err != nil {
+				return nil, invalid("verify", errors.New("want true or false"))
+			}
+			continue
+		case "policy":
+			if err := json.Unmarshal(m.value, &c.Policy); err != nil {
+				return nil, invalid("policy", errors.New("want a file path string"))
+			}
+			if c.Policy != "" && !filepath.IsAbs(c.Policy) {
+				c.Policy = filepath.Join(dir, c.Policy)
+			}
+			continue
+		case "registries":
+		default:
+			return nil, invalid("", fmt.Errorf("unknown field %q (want registries, verify or policy)", m.name))
 		}
 		entries, err := members(m.value)
 		if err != nil {

@@ -55,6 +55,8 @@ func newRootCommand() *cobra.Command {
 		newTagsCommand(g),
 		newDigestCommand(g),
 		newManifestCommand(g),
+		newReferrersCommand(g),
+		newVerifyCommand(g),
 		newVersionCommand(),
 	)
 	return cmd
