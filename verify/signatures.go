@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -45,11 +46,19 @@ func (s *signatures) empty() bool { return len(s.bundles) == 0 && len(s.legacy) 
 // its signature verifies.
 func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Reference, d digest.Digest) (*signatures, error) {
 	s := &signatures{}
-	list, err := c.Referrers(ctx, repo.WithDigest(d), registry.ReferrersArtifactType(BundleArtifactType))
+	// Unfiltered: a tag schema index may list a bundle under another
+	// artifact type (cosign 2's lists it under its config's), so what a
+	// referrer is, is read from the referrer; those listed as bundles are
+	// read first.
+	list, err := c.Referrers(ctx, repo.WithDigest(d))
 	if err != nil {
 		return nil, err
 	}
-	for i, r := range list.Manifests {
+	candidates := list.Manifests
+	slices.SortStableFunc(candidates, func(a, b ocispec.Descriptor) int {
+		return boolRank(b.ArtifactType == BundleArtifactType) - boolRank(a.ArtifactType == BundleArtifactType)
+	})
+	for i, r := range candidates {
 		if i == maxSignatures {
 			break
 		}
@@ -86,6 +95,13 @@ func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Ref
 		s.legacy = append(s.legacy, legacySignature{payload: payload, annotations: l.Annotations})
 	}
 	return s, nil
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // signatureLayers fetches the manifest ref names (verified when ref pins
