@@ -82,7 +82,7 @@ func (v *Verifier) Check(ctx context.Context, ref, src reference.Reference, d di
 		case AcceptAnything:
 			continue
 		case Reject:
-			return nil, untrusted(ref, scope, "the policy rejects every image here")
+			return nil, untrusted(scope, "the policy rejects every image here")
 		}
 		if sigs == nil {
 			var err error
@@ -91,10 +91,10 @@ func (v *Verifier) Check(ctx context.Context, ref, src reference.Reference, d di
 			}
 		}
 		if sigs.empty() {
-			return nil, untrusted(ref, scope, "no signature for "+d.String())
+			return nil, untrusted(scope, "no signature for "+d.String())
 		}
 		if f := meet(sigs, req, ref, d); f != nil {
-			return nil, untrusted(ref, scope, f.text(req, d))
+			return nil, untrusted(scope, f.text(req, d))
 		}
 		res.Signed++
 	}
@@ -130,8 +130,10 @@ func meet(sigs *signatures, req Requirement, ref reference.Reference, d digest.D
 	return best
 }
 
-func untrusted(ref reference.Reference, scope, why string) error {
-	return fmt.Errorf("%s: %s (policy scope %q): %w", ref, why, scope, errdefs.ErrUntrusted)
+// untrusted is the one-line refusal; the caller names the reference (a
+// pull's error starts "pull REF:").
+func untrusted(scope, why string) error {
+	return fmt.Errorf("%s (policy scope %q): %w", why, scope, errdefs.ErrUntrusted)
 }
 
 // reason ranks why a signature failed, least telling first: the user hears

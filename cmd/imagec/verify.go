@@ -56,7 +56,7 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			}
 			res, err := v.Check(cmd.Context(), r.ref, r.ref, d)
 			if err != nil {
-				return err
+				return fmt.Errorf("verify %s: %w", r.ref, err)
 			}
 			what := "accepted without a signature"
 			if res.Signed > 0 {
