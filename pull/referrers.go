@@ -23,13 +23,7 @@ import (
 // the image. Default: none.
 func WithReferrers(depth, max int) PullOption {
 	return func(o *pullOptions) {
-		o.referrerDepth, o.maxReferrers = depth, max
-		if depth <= 0 {
-			o.referrerDepth = graph.DefaultReferrerDepth
-		}
-		if max <= 0 {
-			o.maxReferrers = graph.DefaultMaxReferrers
-		}
+		o.referrerDepth, o.maxReferrers = graph.ReferrerBounds(depth, max)
 	}
 }
 

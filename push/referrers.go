@@ -33,13 +33,7 @@ type ReferrerSource interface {
 // Default: none.
 func WithReferrers(depth, max int) PushOption {
 	return func(o *pushOptions) {
-		o.referrerDepth, o.maxReferrers = depth, max
-		if depth <= 0 {
-			o.referrerDepth = graph.DefaultReferrerDepth
-		}
-		if max <= 0 {
-			o.maxReferrers = graph.DefaultMaxReferrers
-		}
+		o.referrerDepth, o.maxReferrers = graph.ReferrerBounds(depth, max)
 	}
 }
 

@@ -84,13 +84,6 @@ func TestCheckBundleKey(t *testing.T) {
 	}
 }
 
-func mustKey(t *testing.T) *signtest.Key {
-	t.Helper()
-	k, err := signtest.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func mustKey(t *testing.T) *signtest.Key { return signtest.MustNewKey(t) }
 
 func ptr(r reason) *reason { return &r }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -112,17 +113,23 @@ func newManifestCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			refs, err := r.cfg.References(r.ref)
-			if err != nil {
-				return err
-			}
-			m, err := r.client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			m, err := r.manifest(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return printDocument(os.Stdout, m.Body, term.IsTerminal(int(os.Stdout.Fd())))
 		},
 	}
+}
+
+// manifest fetches the reference's manifest where pull would: the
+// configured mirrors first, the registry last, a pinned digest verified.
+func (r *remote) manifest(ctx context.Context) (*registry.Manifest, error) {
+	refs, err := r.cfg.References(r.ref)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.GetManifestFrom(ctx, refs, manifest.Accept)
 }
 
 // parseRepository reads a repository name, refusing a tag or digest, which

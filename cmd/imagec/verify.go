@@ -33,13 +33,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			refs, err := r.cfg.References(r.ref)
-			if err != nil {
-				return err
-			}
 			// The digest of the bytes served, as a pull would fetch them:
 			// HEAD's answer is the registry's word only.
-			m, err := r.client.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			m, err := r.manifest(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -83,6 +83,18 @@ const (
 	DefaultMaxReferrers  = 256
 )
 
+// ReferrerBounds is depth and max with the defaults for what is not
+// positive: what a WithReferrers(depth, max) option means.
+func ReferrerBounds(depth, max int) (int, int) {
+	if depth <= 0 {
+		depth = DefaultReferrerDepth
+	}
+	if max <= 0 {
+		max = DefaultMaxReferrers
+	}
+	return depth, max
+}
+
 // FoundReferrer is one manifest a walk of referrers reached.
 type FoundReferrer struct {
 	Desc ocispec.Descriptor

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"testing"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -43,6 +44,16 @@ func NewKey() (*Key, error) {
 		return nil, err
 	}
 	return &Key{Priv: priv}, nil
+}
+
+// MustNewKey generates a key for a test, failing it if that fails.
+func MustNewKey(t testing.TB) *Key {
+	t.Helper()
+	k, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // PublicPEM is the public key as cosign.pub holds it.

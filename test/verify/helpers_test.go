@@ -92,14 +92,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 	return p
 }
 
-func mustKey(t *testing.T) *signtest.Key {
-	t.Helper()
-	k, err := signtest.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
+func mustKey(t *testing.T) *signtest.Key { return signtest.MustNewKey(t) }
 
 func mustRef(t *testing.T, s string) reference.Reference {
 	t.Helper()
