@@ -12,6 +12,7 @@ import (
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/test/internal/keyless"
 	"github.com/imagec/imagec/test/internal/testregistry"
 )
 
@@ -114,5 +115,55 @@ func TestPullVerifyCommand(t *testing.T) {
 	res = run(t, env, "--root", root, "--config", cfg, "pull", hello)
 	if res.Code == 0 || !strings.Contains(res.Stderr, "rejects") {
 		t.Fatalf("configured policy, default scope: exit %d\n%s", res.Code, res.Stderr)
+	}
+}
+
+// Keyless from the command line: the certificate identity, its issuer and
+// a trusted root file, nothing fetched.
+func TestVerifyKeylessCommand(t *testing.T) {
+	t.Parallel()
+	reg, _, env := seeded(t)
+	ss, err := keyless.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootJSON, err := ss.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(trusted, rootJSON, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reference.MustParse(reg.Host + "/" + testregistry.SampleZstd)
+	desc, err := c.Resolve(context.Background(), ref, manifest.Accept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := signtest.Payload(ref.Name(), desc.Digest)
+	ann, err := ss.SignPayload("dev@example.com", "https://issuer.example", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := signtest.LegacyManifest([][]byte{payload}, []map[string]string{ann})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.PushArtifact(context.Background(), strings.TrimPrefix(ref.Name(), reg.Host+"/"), signtest.LegacyTag(desc.Digest), sig); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"verify", "--trusted-root", trusted, "--certificate-oidc-issuer", "https://issuer.example", ref.String()}
+	if out := mustRun(t, env, append([]string{"--certificate-identity", "dev@example.com"}, args...)...); !strings.Contains(out, "Verified") {
+		t.Fatalf("keyless verify:\n%s", out)
+	}
+	if res := run(t, env, append([]string{"--certificate-identity", "eve@example.com"}, args...)...); res.Code == 0 || !strings.Contains(res.Stderr, "wrong identity") {
+		t.Fatalf("another identity: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if res := run(t, env, "verify", "--certificate-identity", "dev@example.com", ref.String()); res.Code == 0 || !strings.Contains(res.Stderr, "--trusted-root") {
+		t.Fatalf("no trusted root: exit %d\n%s", res.Code, res.Stderr)
 	}
 }
