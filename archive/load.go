@@ -92,6 +92,12 @@ func LoadImages(ctx context.Context, st content.Store, r io.Reader) ([]Loaded, e
 	}
 	var out []Loaded
 	for _, img := range images {
+		if img.attach {
+			if err := st.Attach(ctx, img.entry); err != nil {
+				return out, fmt.Errorf("load: %w", err)
+			}
+			continue
+		}
 		if len(img.names) == 0 {
 			out = append(out, Loaded{ID: img.id, Entry: img.entry})
 		}
@@ -126,8 +132,10 @@ func decompressed(r io.Reader) (io.Reader, func(), error) {
 // pendingImage is an image whose blobs are stored, waiting to be named.
 type pendingImage struct {
 	names []string
-	id    digest.Digest
-	entry ocispec.Descriptor
+	// attach: a referrer, to attach rather than name.
+	attach bool
+	id     digest.Digest
+	entry  ocispec.Descriptor
 }
 
 // loader holds what reading an archive found.

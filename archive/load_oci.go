@@ -46,6 +46,15 @@ func (l *loader) ociImages(ctx context.Context) ([]pendingImage, error) {
 	archived := l.blobFiles()
 	out := make([]pendingImage, 0, len(idx.Manifests))
 	for i, e := range idx.Manifests {
+		if _, ok := graph.Attached(ctx, l.st, e); ok {
+			// A referrer (a signature, an SBOM), attached once the
+			// images are named.
+			if err := newCollector(l.st).collect(ctx, e); err != nil {
+				return nil, fmt.Errorf("index.json entry %d (%s): %w", i+1, e.Digest, err)
+			}
+			out = append(out, pendingImage{entry: ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size}, attach: true})
+			continue
+		}
 		img, err := l.ociImage(ctx, e, archived)
 		if err != nil {
 			return nil, fmt.Errorf("index.json entry %d (%s): %w", i+1, e.Digest, err)

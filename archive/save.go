@@ -188,6 +188,11 @@ func saveOCI(ctx context.Context, st content.View, w io.Writer, names []string) 
 			return fmt.Errorf("save %s: %w", name, err)
 		}
 	}
+	attached, err := c.referrers(ctx, st)
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	entries = append(entries, attached...)
 	layout, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	if err != nil {
 		return err
@@ -274,6 +279,41 @@ func (c *collector) collect(ctx context.Context, entry ocispec.Descriptor) error
 		}
 		return true, nil
 	})
+}
+
+// referrers collects the stored referrers of every document collected so
+// far (signatures, SBOMs of the images and of their manifests), and
+// theirs in turn, within graph's default bounds. They go into index.json
+// as entries without a name, as the store keeps them and as other OCI
+// layout tools look for them; a load attaches them again.
+func (c *collector) referrers(ctx context.Context, st content.View) ([]ocispec.Descriptor, error) {
+	index, err := graph.ReferrerIndex(ctx, st)
+	if err != nil || len(index) == 0 {
+		return nil, err
+	}
+	var roots []digest.Digest
+	for _, b := range c.blobs {
+		if _, doc := c.docs[b.Digest]; doc {
+			roots = append(roots, b.Digest)
+		}
+	}
+	list := func(_ context.Context, s digest.Digest) ([]ocispec.Descriptor, error) { return index[s], nil }
+	found, _, err := graph.WalkReferrers(ctx, list, roots, graph.DefaultReferrerDepth, graph.DefaultMaxReferrers)
+	if err != nil {
+		return nil, err
+	}
+	var out []ocispec.Descriptor
+	for _, f := range found {
+		if _, done := c.docs[f.Desc.Digest]; done {
+			continue // saved by a name of its own
+		}
+		entry := ocispec.Descriptor{MediaType: f.Desc.MediaType, Digest: f.Desc.Digest, Size: f.Desc.Size, ArtifactType: f.Desc.ArtifactType}
+		if err := c.collect(ctx, entry); err != nil {
+			return nil, fmt.Errorf("referrer %s of %s: %w", f.Desc.Digest, f.Subject, err)
+		}
+		out = append(out, entry)
+	}
+	return out, nil
 }
 
 func sizeMismatch(d ocispec.Descriptor, have int64) error {

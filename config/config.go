@@ -15,7 +15,9 @@
 //	    },
 //	    "localhost:5000": {"mirrors": ["127.0.0.1:5001"]}
 //	  },
-//	  "hostsDir": "/etc/containerd/certs.d"
+//	  "hostsDir": "/etc/containerd/certs.d",
+//	  "verify": true,
+//	  "policy": "/etc/containers/policy.json"
 //	}
 //
 // Keys of "registries" are registry domains as references write them
@@ -49,6 +51,10 @@
 // own hosts.toml, else this file's mirrors, else DIR/_default/hosts.toml.
 // A relative path is relative to the directory of the configuration file.
 //
+// "verify": true checks every pull against the trust policy (see the verify
+// package), read from "policy" (default /etc/containers/policy.json; a
+// relative path is relative to this file's directory).
+//
 // Parsing is strict: unknown or misspelt fields, duplicate keys, values of
 // the wrong type and bad mirrors are errors naming the file and the key.
 package config
@@ -79,6 +85,14 @@ type Config struct {
 	// absolute path, or relative to the working directory when Load was
 	// given a relative path); "" when the file names none.
 	HostsDir string
+
+	// Verify has every pull checked against the trust policy, as
+	// imagec pull --verify does.
+	Verify bool
+	// Policy is the trust policy file (containers-policy.json form) that
+	// verification reads; "" means /etc/containers/policy.json. A
+	// relative path is relative to the configuration file's directory.
+	Policy string
 
 	hostsDir *HostsDir // see UseHostsDir
 }

@@ -32,19 +32,31 @@ func parse(data []byte, dir string) (*Config, error) {
 		return nil, invalid("", err)
 	}
 	for _, m := range top {
-		if m.name == "hostsDir" {
-			var p string
-			if err := json.Unmarshal(m.value, &p); err != nil {
+		switch m.name {
+		case "hostsDir":
+			if err := json.Unmarshal(m.value, &c.HostsDir); err != nil {
 				return nil, invalid("hostsDir", errors.New("want a directory path string"))
 			}
-			if p != "" && !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
+			if c.HostsDir != "" && !filepath.IsAbs(c.HostsDir) {
+				c.HostsDir = filepath.Join(dir, c.HostsDir)
 			}
-			c.HostsDir = p
 			continue
-		}
-		if m.name != "registries" {
-			return nil, invalid("", fmt.Errorf("unknown field %q (want registries or hostsDir)", m.name))
+		case "verify":
+			if err := json.Unmarshal(m.value, &c.Verify); err != nil {
+				return nil, invalid("verify", errors.New("want true or false"))
+			}
+			continue
+		case "policy":
+			if err := json.Unmarshal(m.value, &c.Policy); err != nil {
+				return nil, invalid("policy", errors.New("want a file path string"))
+			}
+			if c.Policy != "" && !filepath.IsAbs(c.Policy) {
+				c.Policy = filepath.Join(dir, c.Policy)
+			}
+			continue
+		case "registries":
+		default:
+			return nil, invalid("", fmt.Errorf("unknown field %q (want registries, hostsDir, verify or policy)", m.name))
 		}
 		entries, err := members(m.value)
 		if err != nil {

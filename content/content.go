@@ -119,6 +119,22 @@ type Names interface {
 	RemoveImage(ctx context.Context, name string) error
 }
 
+// Attacher records manifests attached to another by their subject field
+// (OCI 1.1 referrers: signatures, SBOMs, attestations). An attached
+// manifest has no name: it is an entry of Images without one, and it lives
+// as long as its subject does (garbage collection keeps it exactly that
+// long, see content/graph.Attached).
+type Attacher interface {
+	// Attach records desc, a stored manifest whose subject field names
+	// another (errdefs.ErrInvalidArgument otherwise; ErrNotFound when it
+	// is not stored). Attaching it again changes nothing.
+	Attach(ctx context.Context, desc ocispec.Descriptor) error
+	// Detach removes the record of the attached manifest d
+	// (errdefs.ErrNotFound if there is none); its blobs stay until
+	// garbage collection.
+	Detach(ctx context.Context, d digest.Digest) error
+}
+
 // Manager enumerates and removes blobs.
 type Manager interface {
 	// Walk calls fn for every committed blob.
@@ -173,6 +189,7 @@ type Store interface {
 	Provider
 	Ingester
 	Names
+	Attacher
 	Manager
 	Leaser
 	Ingest

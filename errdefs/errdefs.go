@@ -33,6 +33,9 @@ var (
 	// a blob or manifest over its size limit, a rate limit that outlasted
 	// the retries). Trying again changes nothing until the quota does.
 	ErrQuotaExceeded = errors.New("quota exceeded")
+	// ErrUntrusted: the trust policy refuses the image: it rejects the
+	// scope, or no signature meets its requirements.
+	ErrUntrusted = errors.New("not trusted")
 )
 
 // IsRetryable reports whether an operation that failed with err may succeed

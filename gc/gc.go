@@ -62,9 +62,19 @@ func Collect(ctx context.Context, st content.Store, opts ...Option) (*Report, er
 	}
 	defer release()
 
-	live, err := Live(ctx, st)
+	live := map[digest.Digest]bool{}
+	orphans, err := walk(ctx, st, live, nil)
 	if err != nil {
 		return nil, err
+	}
+	if !o.dryRun {
+		// Their subject is gone: the entries go, then their blobs with
+		// the rest of what nothing reaches.
+		for _, d := range orphans {
+			if err := st.Detach(ctx, d); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				return nil, fmt.Errorf("gc: detaching %s: %w", d, err)
+			}
+		}
 	}
 	rep := &Report{Extra: map[string]int{}}
 	var dead []digest.Digest
@@ -105,10 +115,12 @@ func Collect(ctx context.Context, st content.Store, opts ...Option) (*Report, er
 
 // Live is the set of blobs reachable from the store's names: each entry,
 // the children of indexes that are present, their configs and layers, and
-// the original documents imagec keeps beside the indexes it wrote.
+// the original documents imagec keeps beside the indexes it wrote; and the
+// manifests attached to any of those (referrers: signatures, SBOMs), with
+// what they reach, for as long as their subject is live.
 func Live(ctx context.Context, st content.Store) (map[digest.Digest]bool, error) {
 	live := map[digest.Digest]bool{}
-	err := walk(ctx, st, live, nil)
+	_, err := walk(ctx, st, live, nil)
 	return live, err
 }
 
@@ -116,19 +128,23 @@ func Live(ctx context.Context, st content.Store) (map[digest.Digest]bool, error)
 // store's names (each present child of an index, whatever platform it
 // claims), once each: the same walk garbage collection marks by.
 func ForEachImage(ctx context.Context, st content.Store, fn func(*ocispec.Manifest) error) error {
-	return walk(ctx, st, map[digest.Digest]bool{}, fn)
+	_, err := walk(ctx, st, map[digest.Digest]bool{}, fn)
+	return err
 }
 
 // walk marks in live every digest the graph reaches from the store's
-// names. A document that is stored but cannot be read stops it: what it
-// references is unknown, so nothing may be collected.
-func walk(ctx context.Context, st content.Store, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) error {
+// names, then from each attached entry whose subject is marked, until no
+// more are (a signature of an attestation of an image). It returns the
+// attached entries left unmarked: their subject is gone. A document that
+// is stored but cannot be read stops it: what it references is unknown,
+// so nothing may be collected.
+func walk(ctx context.Context, st content.Store, live map[digest.Digest]bool, fn func(*ocispec.Manifest) error) ([]digest.Digest, error) {
 	entries, err := st.Images(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w := graph.NewWalker(st)
-	for _, e := range entries {
+	mark := func(e ocispec.Descriptor) error {
 		err := w.Walk(ctx, e, func(ctx context.Context, n graph.Node) (bool, error) {
 			live[n.Desc.Digest] = true
 			if n.Err != nil {
@@ -142,6 +158,35 @@ func walk(ctx context.Context, st content.Store, live map[digest.Digest]bool, fn
 		if err != nil {
 			return fmt.Errorf("gc: image %s: %w (run imagec fsck)", e.Annotations[ocispec.AnnotationRefName], err)
 		}
+		return nil
 	}
-	return nil
+	pending := map[digest.Digest]digest.Digest{} // attached entry -> its subject
+	for _, e := range entries {
+		if r, ok := graph.Attached(ctx, st, e); ok {
+			pending[e.Digest] = r.Subject.Digest
+			continue
+		}
+		if err := mark(e); err != nil {
+			return nil, err
+		}
+	}
+	for progressed := true; progressed; {
+		progressed = false
+		for _, e := range entries {
+			subject, ok := pending[e.Digest]
+			if !ok || !live[subject] {
+				continue
+			}
+			delete(pending, e.Digest)
+			progressed = true
+			if err := mark(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var orphans []digest.Digest
+	for d := range pending {
+		orphans = append(orphans, d)
+	}
+	return orphans, nil
 }

@@ -195,6 +195,8 @@ func Missing(ctx context.Context, st content.Provider, img *Image) []ocispec.Des
 
 // List loads every image recorded in the store, in index.json order. An
 // entry that cannot be loaded is reported in errs rather than hiding the rest.
+// Manifests attached to an image (its signatures, SBOMs) are no images of
+// their own and are left out.
 func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 	entries, err := st.Images(ctx)
 	if err != nil {
@@ -205,6 +207,9 @@ func List(ctx context.Context, st content.View) (imgs []*Image, errs []error) {
 	docs := &readCache{Provider: st, docs: map[digest.Digest][]byte{}}
 	loaded := map[digest.Digest]*Image{} // by entry: names of one image load it once
 	for _, e := range entries {
+		if _, attached := graph.Attached(ctx, docs, e); attached {
+			continue // a referrer kept for its subject, not an image
+		}
 		img, err := loadShared(ctx, docs, e, loaded)
 		if err != nil {
 			errs = append(errs, err)

@@ -52,7 +52,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 		// Content named by digest cannot change: no need to ask anyone,
 		// once the stored content is known to be the content named.
 		if res, ok := j.complete(ctx, previous, j.ref.Digest()); ok {
-			return j.finish(res, true), nil
+			return j.upToDate(ctx, res)
 		}
 	}
 	top, res, err := j.resolve(ctx, previous, hadPrevious)
@@ -60,7 +60,10 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if res != nil {
-		return j.finish(res, true), nil
+		return j.upToDate(ctx, res)
+	}
+	if err := j.verify(ctx, top.desc); err != nil {
+		return nil, err
 	}
 	switch {
 	case top.parsed.Schema1 != nil:
@@ -73,8 +76,24 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := j.pullReferrers(ctx, res); err != nil {
+		return nil, err
+	}
 	upToDate := hadPrevious && previous.RepoDigest() == res.Digest && j.fetched.load() == 0
 	return j.finish(res, upToDate), nil
+}
+
+// upToDate ends a pull that found the image stored already: still checked
+// by the verifier (the policy or the signatures may have changed since),
+// and its referrers brought up to date.
+func (j *job) upToDate(ctx context.Context, res *Result) (*Result, error) {
+	if err := j.verify(ctx, ocispec.Descriptor{Digest: res.Digest}); err != nil {
+		return nil, err
+	}
+	if err := j.pullReferrers(ctx, res); err != nil {
+		return nil, err
+	}
+	return j.finish(res, j.fetched.load() == 0), nil
 }
 
 // resolve finds the image at the first endpoint that has it: an unchanged

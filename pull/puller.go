@@ -117,6 +117,10 @@ type pullOptions struct {
 	sink           progress.Sink
 	includeForeign bool
 	layerHook      LayerHook
+	verifier       Verifier
+	// referrers bounds the walk of referrers (depth levels, max
+	// manifests); depth 0 pulls none.
+	referrerDepth, maxReferrers int
 }
 
 // LayerHook is given each layer of the pulled image, bottom first, once the

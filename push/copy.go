@@ -50,7 +50,7 @@ func (p *Pusher) Copy(ctx context.Context, src, dest reference.Reference, opts .
 		}
 		top = ocispec.Descriptor{MediaType: child.MediaType, Digest: child.Digest, Size: child.Size}
 	}
-	res, err := p.Send(ctx, source, top, dest, o.sink)
+	res, err := p.Send(ctx, source, top, dest, o.sink, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("copy %s: %w", src, err)
 	}

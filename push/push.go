@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
@@ -79,17 +80,22 @@ type Result struct {
 	// Uploaded, Mounted and Existing count the blobs by how they came to
 	// be at the destination.
 	Uploaded, Mounted, Existing int
+	// Referrers counts the referrers sent (WithReferrers).
+	Referrers int
 }
 
 // Send pushes the image whose top document is top from src to dest: every
 // blob its documents need, then the documents (an index after its
 // manifests), the top one under dest's tag, or by digest when dest pins
 // one (which must be top's). Nothing is sent before the whole graph is
-// known to be in src.
-func (p *Pusher) Send(ctx context.Context, src Source, top ocispec.Descriptor, dest reference.Reference, sink progress.Sink) (*Result, error) {
+// known to be in src. Of opts, WithReferrers applies (progress goes to
+// sink): the referrers follow the image.
+func (p *Pusher) Send(ctx context.Context, src Source, top ocispec.Descriptor, dest reference.Reference, sink progress.Sink, opts ...PushOption) (*Result, error) {
 	if sink == nil {
 		sink = progress.Discard()
 	}
+	o := collect(opts)
+	o.sink = sink
 	if d := dest.Digest(); d != "" && d != top.Digest {
 		return nil, fmt.Errorf("push to %s: the image is %s, not the digest named: %w", dest, top.Digest, errDestDigest)
 	}
@@ -118,6 +124,15 @@ func (p *Pusher) Send(ctx context.Context, src Source, top ocispec.Descriptor, d
 	}
 	res.Desc = desc
 	sink.Emit(progress.Event{Action: progress.Status, Message: fmt.Sprintf("%s: digest: %s size: %d", dest.Identifier(), desc.Digest, desc.Size)})
+	if o.referrerDepth > 0 {
+		subjects := make([]digest.Digest, 0, len(pl.docs))
+		for i := len(pl.docs) - 1; i >= 0; i-- {
+			subjects = append(subjects, pl.docs[i].desc.Digest)
+		}
+		if err := p.sendReferrers(ctx, src, subjects, dest, o, res); err != nil {
+			return nil, fmt.Errorf("push to %s: %w", dest, err)
+		}
+	}
 	return res, nil
 }
 

@@ -31,14 +31,17 @@ type Source interface {
 }
 
 // StoreSource reads from a content store. origin, when set, is where the
-// stored image came from (its name), for mounts.
+// stored image came from (its name), for mounts. A store that is also a
+// content.View lists its attached referrers (ReferrerSource).
 func StoreSource(st content.Provider, origin *reference.Reference) Source {
-	return storeSource{st: st, origin: origin}
+	names, _ := st.(content.View)
+	return storeSource{st: st, origin: origin, refs: &storeReferrers{names: names}}
 }
 
 type storeSource struct {
 	st     content.Provider
 	origin *reference.Reference
+	refs   *storeReferrers
 }
 
 func (s storeSource) String() string { return "the store" }

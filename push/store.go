@@ -25,6 +25,8 @@ type pushOptions struct {
 	platform  *ocispec.Platform
 	endpoints []reference.Reference
 	source    *registry.Client
+	// referrerDepth 0 sends no referrers.
+	referrerDepth, maxReferrers int
 }
 
 // WithSourceEndpoints has Copy read its source at refs, in order: the
@@ -84,7 +86,7 @@ func (p *Pusher) Push(ctx context.Context, st content.Source, name string, dest 
 	if ref, err := reference.Parse(name); err == nil {
 		origin = &ref
 	}
-	return p.Send(ctx, StoreSource(st, origin), top, dest, o.sink)
+	return p.Send(ctx, StoreSource(st, origin), top, dest, o.sink, opts...)
 }
 
 // storedTop is the document a push of entry sends.

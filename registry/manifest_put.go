@@ -27,15 +27,21 @@ import (
 // (MANIFEST_INVALID, MANIFEST_BLOB_UNKNOWN, TAG_INVALID) wraps
 // errdefs.ErrInvalidArgument, a body over MaxManifestSize ErrTooLarge.
 func (c *Client) PutManifest(ctx context.Context, ref reference.Reference, mediaType string, body []byte) (ocispec.Descriptor, error) {
+	desc, _, err := c.putManifest(ctx, ref, mediaType, body)
+	return desc, err
+}
+
+// putManifest is PutManifest, returning the response's headers too.
+func (c *Client) putManifest(ctx context.Context, ref reference.Reference, mediaType string, body []byte) (ocispec.Descriptor, http.Header, error) {
 	what := "push manifest to " + ref.String()
 	desc, err := manifestDescriptor(ref, mediaType, body)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: %w", what, err)
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	host := ref.Host()
 	u, err := c.endpoint(ctx, host, manifestPath(ref))
 	if err != nil {
-		return ocispec.Descriptor{}, writeError(what, err)
+		return ocispec.Descriptor{}, nil, writeError(what, err)
 	}
 	header := http.Header{}
 	header.Set("Content-Type", mediaType)
@@ -44,14 +50,14 @@ func (c *Client) PutManifest(ctx context.Context, ref reference.Reference, media
 		return c.sendBody(ctx, c.api, http.MethodPut, u, header, bytesPayload(body))
 	})
 	if err != nil {
-		return ocispec.Descriptor{}, writeError(what, err)
+		return ocispec.Descriptor{}, nil, writeError(what, err)
 	}
 	discard(resp.Body)
 	if got := headerDigest(resp.Header); got != "" && got.Algorithm().Available() && got != got.Algorithm().FromBytes(body) {
-		return ocispec.Descriptor{}, fmt.Errorf("%s: the registry stored %s, the manifest sent hashes to %s: %w",
+		return ocispec.Descriptor{}, nil, fmt.Errorf("%s: the registry stored %s, the manifest sent hashes to %s: %w",
 			what, got, got.Algorithm().FromBytes(body), errdefs.ErrDigestMismatch)
 	}
-	return desc, nil
+	return desc, resp.Header, nil
 }
 
 // manifestDescriptor checks what PutManifest is asked to send and

@@ -18,6 +18,7 @@ import (
 	"github.com/imagec/imagec/pull"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry/auth"
+	"github.com/imagec/imagec/verify"
 )
 
 // pullFlags are the flags of every command that may pull.
@@ -29,6 +30,8 @@ type pullFlags struct {
 	foreign      bool
 	username     string
 	passStdin    bool
+	referrers    bool
+	trust        trustFlags
 }
 
 func (pf *pullFlags) register(cmd *cobra.Command) {
@@ -40,6 +43,8 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
 	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
 	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the URLs they list (else the registry)")
+	f.BoolVar(&pf.referrers, "referrers", false, "also pull the image's referrers (signatures, SBOMs, attestations) and theirs, 4 levels and 256 manifests at most")
+	pf.trust.register(f, true)
 	// Bad flags fail before anything is opened or fetched.
 	cmd.PreRunE = func(*cobra.Command, []string) error { return pf.check() }
 }
@@ -125,11 +130,34 @@ func (pf *pullFlags) pull(ctx context.Context, c *imagec.Client, ref reference.R
 	if platform != nil {
 		opts = append(opts, pull.WithPlatform(*platform))
 	}
+	if pf.referrers {
+		opts = append(opts, pull.WithReferrers(0, 0))
+	}
+	if v, err := pf.verifier(c); err != nil {
+		out.Close()
+		return nil, err
+	} else if v != nil {
+		opts = append(opts, pull.WithVerifier(v))
+	}
 	res, err := puller.Pull(ctx, ref, opts...)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	return res, err
+}
+
+// verifier is the trust policy's verifier the flags and the configuration
+// ask for, or nil.
+func (pf *pullFlags) verifier(c *imagec.Client) (*verify.Verifier, error) {
+	reg, err := c.Registry()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	return pf.trust.verifier(reg, cfg, false)
 }
 
 // loadPulled reads back the image manifest a pull just fetched.

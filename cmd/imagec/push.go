@@ -24,6 +24,7 @@ type sendFlags struct {
 	platform     string
 	progressMode string
 	parallel     int
+	referrers    bool
 }
 
 func (sf *sendFlags) register(cmd *cobra.Command) {
@@ -31,6 +32,7 @@ func (sf *sendFlags) register(cmd *cobra.Command) {
 	f.StringVar(&sf.platform, "platform", "", "send only this platform's manifest of an index, os/arch[/variant] (default the whole index)")
 	f.StringVar(&sf.progressMode, "progress", "auto", "progress output: auto, tty, plain or json (Docker's JSON message stream)")
 	f.IntVar(&sf.parallel, "max-concurrent-uploads", push.DefaultMaxConcurrentUploads, "how many blobs to send at once")
+	f.BoolVar(&sf.referrers, "referrers", false, "also send the image's referrers (signatures, SBOMs, attestations) and theirs, after it; where the destination has no referrers API, the sha256-<hex> tag listing them is written")
 	cmd.PreRunE = func(*cobra.Command, []string) error {
 		if sf.parallel < 1 {
 			return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1: %w", sf.parallel, errdefs.ErrInvalidArgument)
@@ -43,6 +45,9 @@ func (sf *sendFlags) register(cmd *cobra.Command) {
 // options are the push options the flags set, progress going to sink.
 func (sf *sendFlags) options(sink progress.Sink) ([]push.PushOption, error) {
 	opts := []push.PushOption{push.WithProgress(sink)}
+	if sf.referrers {
+		opts = append(opts, push.WithReferrers(0, 0))
+	}
 	if sf.platform != "" {
 		p, err := manifest.ParsePlatform(sf.platform)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -113,17 +114,23 @@ func newManifestCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			via, refs, err := imagec.Sources(r.client, r.cfg, r.ref)
-			if err != nil {
-				return err
-			}
-			m, err := via.GetManifestFrom(cmd.Context(), refs, manifest.Accept)
+			m, err := r.manifest(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return printDocument(os.Stdout, m.Body, term.IsTerminal(int(os.Stdout.Fd())))
 		},
 	}
+}
+
+// manifest fetches the reference's manifest where pull would: the
+// configured mirrors first, the registry last, a pinned digest verified.
+func (r *remote) manifest(ctx context.Context) (*registry.Manifest, error) {
+	via, refs, err := imagec.Sources(r.client, r.cfg, r.ref)
+	if err != nil {
+		return nil, err
+	}
+	return via.GetManifestFrom(ctx, refs, manifest.Accept)
 }
 
 // parseRepository reads a repository name, refusing a tag or digest, which

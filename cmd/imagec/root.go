@@ -64,7 +64,9 @@ func newRootCommand() *cobra.Command {
 		newTagsCommand(g),
 		newDigestCommand(g),
 		newManifestCommand(g),
+		newReferrersCommand(g),
 		newServeCommand(g),
+		newVerifyCommand(g),
 		newVersionCommand(),
 	)
 	return cmd

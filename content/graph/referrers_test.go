@@ -4,60 +4,38 @@ import (
 	"context"
 	"testing"
 
-	"github.com/opencontainers/image-spec/specs-go"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func TestReferrersListsStoredDocumentsOfASubject(t *testing.T) {
+// A walk goes breadth first, each referrer after its subject, once each,
+// and says when a bound cut it short.
+func TestWalkReferrers(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	m := memory{}
-	subject := image(t, m, "amd64")
-	other := image(t, m, "arm64")
-	empty := m.put("application/vnd.oci.empty.v1+json", []byte("{}"))
-	sig := m.putJSON(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		ArtifactType: "application/vnd.example.sig", Config: empty, Layers: []ocispec.Descriptor{empty},
-		Subject: &subject, Annotations: map[string]string{"org.example": "yes"},
-	})
-	sbomCfg := m.put("application/vnd.example.sbom.config", []byte(`{"x":1}`))
-	sbom := m.putJSON(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		Config: sbomCfg, Layers: []ocispec.Descriptor{empty}, Subject: &subject,
-	})
-	elsewhere := m.putJSON(t, ocispec.MediaTypeImageManifest, ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
-		ArtifactType: "application/vnd.example.sig", Config: empty, Layers: []ocispec.Descriptor{empty}, Subject: &other,
-	})
-	// The signature is reached twice: named, and listed by an index.
-	idx := index(t, m, nil, subject, sig)
-	roots := []ocispec.Descriptor{idx, sig, sbom, elsewhere}
-
-	got, err := Referrers(ctx, m, roots, subject.Digest, "")
-	if err != nil {
-		t.Fatal(err)
+	d := func(s string) digest.Digest { return digest.FromString(s) }
+	graph := map[digest.Digest][]digest.Digest{
+		d("image"):    {d("sig"), d("sbom")},
+		d("sbom"):     {d("sbom-sig"), d("sig")}, // sig again: visited once
+		d("sbom-sig"): {d("deep")},
 	}
-	if len(got) != 2 {
-		t.Fatalf("Referrers = %+v, want the signature and the SBOM", got)
+	list := func(_ context.Context, s digest.Digest) ([]ocispec.Descriptor, error) {
+		var out []ocispec.Descriptor
+		for _, r := range graph[s] {
+			out = append(out, ocispec.Descriptor{Digest: r})
+		}
+		return out, nil
 	}
-	byDigest := map[string]ocispec.Descriptor{got[0].Digest.String(): got[0], got[1].Digest.String(): got[1]}
-	if d := byDigest[sig.Digest.String()]; d.ArtifactType != "application/vnd.example.sig" || d.Size != sig.Size ||
-		d.MediaType != ocispec.MediaTypeImageManifest || d.Annotations["org.example"] != "yes" {
-		t.Errorf("signature listed as %+v", d)
+	found, truncated, err := WalkReferrers(context.Background(), list, []digest.Digest{d("image")}, 2, 10)
+	if err != nil || !truncated || len(found) != 3 {
+		t.Fatalf("depth 2: %d found, truncated %v, %v", len(found), truncated, err)
 	}
-	if d := byDigest[sbom.Digest.String()]; d.ArtifactType != "application/vnd.example.sbom.config" {
-		t.Errorf("SBOM listed as %+v, want the config's media type as its artifact type", d)
+	if found[0].Desc.Digest != d("sig") || found[2].Desc.Digest != d("sbom-sig") || found[2].Subject != d("sbom") || found[2].Depth != 2 {
+		t.Fatalf("order: %+v", found)
 	}
-	if got[0].Digest > got[1].Digest {
-		t.Errorf("not ordered by digest: %s, %s", got[0].Digest, got[1].Digest)
+	if found, truncated, _ = WalkReferrers(context.Background(), list, []digest.Digest{d("image")}, 3, 10); truncated || len(found) != 4 {
+		t.Fatalf("depth 3: %d found, truncated %v", len(found), truncated)
 	}
-
-	only, err := Referrers(ctx, m, roots, subject.Digest, "application/vnd.example.sig")
-	if err != nil || len(only) != 1 || only[0].Digest != sig.Digest {
-		t.Fatalf("Referrers filtered by artifact type = %+v, %v", only, err)
-	}
-	none, err := Referrers(ctx, m, roots, sig.Digest, "")
-	if err != nil || len(none) != 0 {
-		t.Fatalf("Referrers of a subject nothing refers to = %+v, %v", none, err)
+	if found, truncated, _ = WalkReferrers(context.Background(), list, []digest.Digest{d("image")}, 8, 2); !truncated || len(found) != 2 {
+		t.Fatalf("max 2: %d found, truncated %v", len(found), truncated)
 	}
 }

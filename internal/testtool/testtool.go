@@ -32,3 +32,16 @@ func Require(t testing.TB, name string) string {
 	t.Skipf("%s is not installed: skipping (in CI, with CI=true, this fails)", name)
 	return ""
 }
+
+// Optional returns the path of the program name, or skips the test when
+// it is not installed, in CI too: for tools CI does not install (cosign,
+// whose build takes minutes), whose tests add a check an independent
+// reader makes but are not the only check of what they cover.
+func Optional(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed: skipping (it is optional, in CI too)", name)
+	}
+	return path
+}

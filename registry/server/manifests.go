@@ -126,16 +126,21 @@ func (h *Handler) serveTags(w http.ResponseWriter, r *http.Request, rp *repo, pa
 }
 
 // serveReferrers answers the stored manifests whose subject is d, as an
-// OCI image index; see graph.Referrers.
+// OCI image index: those the repository's names reach, and the attached
+// ones of a subject it reaches (see walkRepo), in the order they were
+// reached.
 func (h *Handler) serveReferrers(w http.ResponseWriter, r *http.Request, rp *repo, d digest.Digest) {
 	artifactType := r.URL.Query().Get("artifactType")
-	list, err := graph.Referrers(r.Context(), h.src, rp.entries, d, artifactType)
+	set, err := h.reach.get(r.Context(), h.src, rp)
 	if err != nil {
 		writeError(w, r, err, "MANIFEST_UNKNOWN")
 		return
 	}
-	if list == nil {
-		list = []ocispec.Descriptor{}
+	list := []ocispec.Descriptor{}
+	for _, ref := range set.referrers[d] {
+		if artifactType == "" || ref.ArtifactType == artifactType {
+			list = append(list, ref)
+		}
 	}
 	if artifactType != "" {
 		w.Header().Set("OCI-Filters-Applied", "artifactType")

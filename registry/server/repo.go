@@ -19,6 +19,10 @@ type repo struct {
 	name    string
 	entries []ocispec.Descriptor
 	refs    []reference.Reference
+	// attached are the store's entries without a name (referrers kept for
+	// their subjects, content.Attacher): those whose subject the
+	// repository reaches are the repository's too.
+	attached []ocispec.Descriptor
 }
 
 // tagRef and digestRef are the repository with a tag or a digest, for
@@ -102,8 +106,14 @@ func (h *Handler) repository(ctx context.Context, path, ns string) (*repo, error
 func group(all []ocispec.Descriptor) (map[string]*repo, []*repo) {
 	byName := map[string]*repo{}
 	var order []*repo
+	var attached []ocispec.Descriptor
 	for _, e := range all {
-		ref, err := reference.Parse(e.Annotations[ocispec.AnnotationRefName])
+		name := e.Annotations[ocispec.AnnotationRefName]
+		if name == "" {
+			attached = append(attached, e)
+			continue
+		}
+		ref, err := reference.Parse(name)
 		if err != nil {
 			continue // an entry another tool wrote without a usable name
 		}
@@ -115,6 +125,9 @@ func group(all []ocispec.Descriptor) (map[string]*repo, []*repo) {
 		}
 		rp.entries = append(rp.entries, e)
 		rp.refs = append(rp.refs, ref)
+	}
+	for _, rp := range order {
+		rp.attached = attached
 	}
 	return byName, order
 }
@@ -129,5 +142,5 @@ func (h *Handler) reload(ctx context.Context, rp *repo) (*repo, error) {
 	if fresh := byName[rp.name]; fresh != nil {
 		return fresh, nil
 	}
-	return &repo{name: rp.name}, nil
+	return &repo{name: rp.name}, nil // nothing of it stored: nothing attached reached
 }

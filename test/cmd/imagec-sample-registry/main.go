@@ -2,10 +2,13 @@
 // in-process) on loopback, seeded with imagec's sample images, for the
 // README demo and scripted end-to-end tests (from the repository root):
 //
-//	go -C test run ./cmd/imagec-sample-registry [--addr 127.0.0.1:5000] [--tls] [--user U --password P]
+//	go -C test run ./cmd/imagec-sample-registry [--addr 127.0.0.1:5000] [--tls] [--user U --password P] [--sign-dir DIR] [--referrers-api]
 //
 // It prints one line per sample reference with its manifest digest, then
-// "ready", and serves until SIGINT or SIGTERM.
+// "ready", and serves until SIGINT or SIGTERM. With --sign-dir, samples/oci
+// is signed with a new key (cosign's legacy form and a bundle referrer)
+// and given an SBOM, and the public key and a policy are written to DIR
+// (their paths printed as "cosign-pub" and "policy" lines).
 package main
 
 import (
@@ -48,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	anonPull := fs.Bool("anonymous-pull", false, "with --auth token, let anonymous clients pull")
 	storage := fs.String("storage-dir", "", "keep content in this `dir` instead of memory")
 	readyFile := fs.String("ready-file", "", "after seeding, write the registry host to this `path`")
+	signDir := fs.String("sign-dir", "", "sign samples/oci, attach an SBOM, and write cosign.pub and policy.json to this `dir`")
+	referrersAPI := fs.Bool("referrers-api", false, "serve the OCI 1.1 referrers API (Distribution has none: clients use the sha256-<hex> tag schema)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *storage != "" {
 		opts = append(opts, testregistry.WithStorageDir(*storage))
+	}
+	if *referrersAPI {
+		opts = append(opts, testregistry.WithReferrersAPI(100))
 	}
 	if (*user == "") != (*pass == "") {
 		return fmt.Errorf("--user and --password go together: %w", errdefs.ErrInvalidArgument)
@@ -99,6 +107,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if reg.CAFile != "" {
 		fmt.Fprintf(stdout, "ca-file %s\n", reg.CAFile)
+	}
+	if *signDir != "" {
+		pub, policy, err := testregistry.SeedSigned(ctx, reg, *signDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "cosign-pub %s\npolicy %s\n", pub, policy)
 	}
 	if *readyFile != "" {
 		if err := writeAtomic(*readyFile, reg.Host+"\n"); err != nil {

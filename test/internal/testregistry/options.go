@@ -22,10 +22,21 @@ type config struct {
 	remoteURL  string // pull-through upstream, "" for a normal registry
 	// tokenUsers are WithTokenUser's users, by name.
 	tokenUsers map[string]tokenUser
+	// referrersPage > 0 serves the referrers API, that many per page.
+	referrersPage int
 }
 
 func defaultConfig() config {
 	return config{addr: "127.0.0.1:0"}
+}
+
+// WithReferrersAPI serves the OCI 1.1 referrers API, which Distribution
+// v3 lacks (it answers 404 there, as a registry without the API must): the
+// manifests pushed with a subject are listed, pageSize a page (with Link
+// headers to the next), and their PUT answers OCI-Subject. Default: no
+// referrers API, so clients fall back to the sha256-<hex> tag schema.
+func WithReferrersAPI(pageSize int) Option {
+	return func(c *config) { c.referrersPage = max(pageSize, 1) }
 }
 
 // WithBasicAuth protects the registry with htpasswd (bcrypt) authentication

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/fixtures"
+	"github.com/imagec/imagec/internal/signtest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -149,4 +150,16 @@ func statusError(resp *http.Response) error {
 		cat = errdefs.ErrInvalidArgument
 	}
 	return fmt.Errorf("status %d: %s: %w", resp.StatusCode, bytes.TrimSpace(msg), cat)
+}
+
+// PushArtifact uploads an artifact's blobs, then its manifest under tag,
+// or by digest only when tag is empty: a signature, an SBOM, a referrer.
+func (r *Registry) PushArtifact(ctx context.Context, repo, tag string, a *signtest.Artifact) error {
+	c := r.Client()
+	for _, b := range a.Blobs {
+		if err := r.pushBlob(ctx, c, repo, b.Desc.Digest, b.Data); err != nil {
+			return err
+		}
+	}
+	return r.pushManifest(ctx, c, repo, tag, a.Desc.MediaType, a.Manifest)
 }

@@ -147,8 +147,12 @@ func (r *Registry) start(ctx context.Context) error {
 		return err
 	}
 
+	var h http.Handler = r.app
+	if r.cfg.referrersPage > 0 {
+		h = newReferrersAPI(h, r.cfg.referrersPage)
+	}
 	r.server = &http.Server{
-		Handler:           r.log.wrap(r.app, false),
+		Handler:           r.log.wrap(h, false),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	go func() {

@@ -46,9 +46,7 @@ func SeedSamples(ctx context.Context, r *Registry) (map[string]digest.Digest, er
 		{SampleHello, func() (*fixtures.Image, error) {
 			return fixtures.NewImage(1, 3, sampleLayerSize, fixtures.Docker, fixtures.Gzip, linuxAMD64)
 		}},
-		{SampleOCI, func() (*fixtures.Image, error) {
-			return fixtures.NewImage(2, 2, sampleLayerSize, fixtures.OCI, fixtures.Gzip, linuxAMD64)
-		}},
+		{SampleOCI, sampleOCIImage},
 		{SampleZstd, func() (*fixtures.Image, error) {
 			return fixtures.NewImage(6, 2, sampleLayerSize, fixtures.OCI, fixtures.Zstd, linuxAMD64)
 		}},
@@ -76,6 +74,11 @@ func SeedSamples(ctx context.Context, r *Registry) (map[string]digest.Digest, er
 	}
 	out[r.Host+"/"+SampleMulti] = idx.Desc.Digest
 	return out, nil
+}
+
+// sampleOCIImage builds SampleOCI.
+func sampleOCIImage() (*fixtures.Image, error) {
+	return fixtures.NewImage(2, 2, sampleLayerSize, fixtures.OCI, fixtures.Gzip, linuxAMD64)
 }
 
 // SampleMultiIndex builds the index SeedSamples pushes as SampleMulti, for
