@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 
 	"github.com/imagec/imagec/internal/signtest"
 	"github.com/imagec/imagec/reference"
+	"github.com/imagec/imagec/verify/sigcheck"
+	"github.com/imagec/imagec/verify/sigstore"
 )
 
 func keyRequirement(t *testing.T, keys ...*signtest.Key) Requirement {
@@ -33,7 +36,21 @@ func legacy(t *testing.T, k *signtest.Key, repo string, d digest.Digest) legacyS
 	return legacySignature{payload: p, annotations: ann}
 }
 
-// Each failure of a key-signed legacy signature says what failed.
+// checkOne checks sigs against req with the in-process checker, as Check
+// does once the signatures are read, and returns why req is not met.
+func checkOne(t *testing.T, sigs *signatures, req Requirement, d digest.Digest, ref reference.Reference) *failure {
+	t.Helper()
+	v := &Verifier{checker: sigstore.Checker{}}
+	failures := make([]*failure, 1)
+	if err := v.checkAll(context.Background(), sigs, "default", []Requirement{req}, []int{0}, ref, d, failures); err != nil {
+		t.Fatal(err)
+	}
+	return failures[0]
+}
+
+// Each failure of a key-signed legacy signature says what failed: the
+// signature (the checker's), then what the signed payload says (this
+// package's).
 func TestCheckLegacy(t *testing.T) {
 	t.Parallel()
 	key, other := mustKey(t), mustKey(t)
@@ -45,45 +62,63 @@ func TestCheckLegacy(t *testing.T) {
 	for name, tt := range map[string]struct {
 		sig  legacySignature
 		req  Requirement
-		want *reason
+		want sigcheck.Reason
+		ok   bool
 	}{
-		"valid":          {good, keyRequirement(t, key), nil},
-		"second key":     {good, keyRequirement(t, other, key), nil},
-		"wrong key":      {good, keyRequirement(t, other), ptr(reasonSignature)},
-		"tampered":       {tampered, keyRequirement(t, key), ptr(reasonSignature)},
-		"another digest": {legacy(t, key, "registry.example.com/app", digest.FromString("other")), keyRequirement(t, key), ptr(reasonDigest)},
-		"another repo":   {legacy(t, key, "registry.example.com/evil", d), keyRequirement(t, key), ptr(reasonIdentity)},
-		"no signature":   {legacySignature{payload: good.payload}, keyRequirement(t, key), ptr(reasonMalformed)},
+		"valid":          {good, keyRequirement(t, key), "", true},
+		"second key":     {good, keyRequirement(t, other, key), "", true},
+		"wrong key":      {good, keyRequirement(t, other), sigcheck.Signature, false},
+		"tampered":       {tampered, keyRequirement(t, key), sigcheck.Signature, false},
+		"another digest": {legacy(t, key, "registry.example.com/app", digest.FromString("other")), keyRequirement(t, key), sigcheck.Digest, false},
+		"another repo":   {legacy(t, key, "registry.example.com/evil", d), keyRequirement(t, key), sigcheck.Identity, false},
+		"no signature":   {legacySignature{payload: good.payload}, keyRequirement(t, key), sigcheck.Malformed, false},
 	} {
-		f := checkLegacy(tt.sig, tt.req, d, ref)
-		if (f == nil) != (tt.want == nil) || (f != nil && f.reason != *tt.want) {
-			t.Errorf("%s: failure %+v, want reason %v", name, f, tt.want)
+		f := checkOne(t, &signatures{legacy: []legacySignature{tt.sig}}, tt.req, d, ref)
+		if (f == nil) != tt.ok || (f != nil && f.reason != tt.want) {
+			t.Errorf("%s: failure %+v, want reason %q", name, f, tt.want)
 		}
+	}
+}
+
+// The most telling failure of several is the one the user hears of; any
+// signature that verifies meets the requirement.
+func TestCheckMostTelling(t *testing.T) {
+	t.Parallel()
+	key, other := mustKey(t), mustKey(t)
+	ref := reference.MustParse("registry.example.com/app:1")
+	d := digest.FromString("manifest")
+	wrongKey := legacy(t, other, "registry.example.com/app", d)
+	elsewhere := legacy(t, key, "registry.example.com/app", digest.FromString("other"))
+	if f := checkOne(t, &signatures{bundles: [][]byte{[]byte("{}")}, legacy: []legacySignature{wrongKey, elsewhere}}, keyRequirement(t, key), d, ref); f == nil || f.reason != sigcheck.Digest {
+		t.Fatalf("failure %+v, want the digest's", f)
+	}
+	if f := checkOne(t, &signatures{legacy: []legacySignature{wrongKey, legacy(t, key, "registry.example.com/app", d)}}, keyRequirement(t, key), d, ref); f != nil {
+		t.Fatalf("a valid signature among others: %+v", f)
 	}
 }
 
 func TestCheckBundleKey(t *testing.T) {
 	t.Parallel()
 	key, other := mustKey(t), mustKey(t)
+	ref := reference.MustParse("registry.example.com/app:1")
 	d := digest.FromString("manifest")
 	b, err := key.Bundle(d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := checkBundle(b, keyRequirement(t, key), d); f != nil {
-		t.Fatalf("valid bundle: %v", f.err)
+	sigs := &signatures{bundles: [][]byte{b}}
+	if f := checkOne(t, sigs, keyRequirement(t, key), d, ref); f != nil {
+		t.Fatalf("valid bundle: %s", f.msg)
 	}
-	if f := checkBundle(b, keyRequirement(t, other), d); f == nil || f.reason != reasonSignature {
+	if f := checkOne(t, sigs, keyRequirement(t, other), d, ref); f == nil || f.reason != sigcheck.Signature {
 		t.Fatalf("wrong key: %+v", f)
 	}
-	if f := checkBundle(b, keyRequirement(t, key), digest.FromString("other")); f == nil || f.reason != reasonDigest {
+	if f := checkOne(t, sigs, keyRequirement(t, key), digest.FromString("other"), ref); f == nil || f.reason != sigcheck.Digest {
 		t.Fatalf("another digest: %+v", f)
 	}
-	if f := checkBundle([]byte(`{"mediaType":"x"}`), keyRequirement(t, key), d); f == nil || f.reason != reasonMalformed {
+	if f := checkOne(t, &signatures{bundles: [][]byte{[]byte(`{"mediaType":"x"}`)}}, keyRequirement(t, key), d, ref); f == nil || f.reason != sigcheck.Malformed {
 		t.Fatalf("junk: %+v", f)
 	}
 }
 
 func mustKey(t *testing.T) *signtest.Key { return signtest.MustNewKey(t) }
-
-func ptr(r reason) *reason { return &r }

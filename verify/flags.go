@@ -33,7 +33,7 @@ func KeyPolicy(pems ...[]byte) (*Policy, error) {
 // (exactly) as issued by issuer (exactly), logged in the trusted root's
 // transparency log (its proof checked offline).
 func KeylessPolicy(trusted *Trust, issuer, subject string) (*Policy, error) {
-	if trusted == nil || (trusted.Root == nil && len(trusted.FulcioRoots) == 0) {
+	if trusted == nil || (len(trusted.Root) == 0 && len(trusted.FulcioRoots) == 0) {
 		return nil, fmt.Errorf("keyless verification needs a trusted root (certificate authority and log keys): %w", errdefs.ErrInvalidArgument)
 	}
 	if issuer == "" || subject == "" {

@@ -18,6 +18,11 @@ import (
 	"github.com/imagec/imagec/registry"
 )
 
+// BundleArtifactType is the artifact type of a sigstore bundle attached to
+// an image as a referrer (cosign sign --new-bundle-format); the bundle is
+// the manifest's one layer, of a bundle media type.
+const BundleArtifactType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
 const (
 	// maxSignatures bounds the signatures read for one image, of each
 	// form: the registry's word decides how many there are, not the
@@ -26,6 +31,12 @@ const (
 	// maxSignatureBlob bounds a bundle or payload blob; real ones are a
 	// few KiB.
 	maxSignatureBlob = 1 << 20
+	// maxSignatureBytes bounds what is read of each form for one image
+	// (blobs, and a legacy signature's annotations): signatures past it
+	// are left out, as those past maxSignatures are. Real signatures are
+	// a few KiB each; the bound keeps the checker's request well under
+	// sigcheck.MaxRequestSize.
+	maxSignatureBytes = 4 << 20
 	// bundleMediaTypePrefix starts every sigstore bundle media type
 	// (v0.1 to v0.3): a layer of one is a bundle.
 	bundleMediaTypePrefix = "application/vnd.dev.sigstore.bundle"
@@ -58,6 +69,7 @@ func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Ref
 	slices.SortStableFunc(candidates, func(a, b ocispec.Descriptor) int {
 		return boolRank(b.ArtifactType == BundleArtifactType) - boolRank(a.ArtifactType == BundleArtifactType)
 	})
+	budget := int64(maxSignatureBytes)
 	for i, r := range candidates {
 		if i == maxSignatures {
 			break
@@ -67,7 +79,7 @@ func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Ref
 			return nil, fmt.Errorf("signature %s: %w", r.Digest, err)
 		}
 		for _, l := range layers {
-			if !strings.HasPrefix(l.MediaType, bundleMediaTypePrefix) {
+			if !strings.HasPrefix(l.MediaType, bundleMediaTypePrefix) || !spend(&budget, l.Size, 0) {
 				continue
 			}
 			b, err := readBlob(ctx, c, repo, l)
@@ -84,8 +96,16 @@ func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Ref
 	if err != nil {
 		return nil, fmt.Errorf("signatures tagged %s: %w", SignatureTag(d), err)
 	}
+	budget = maxSignatureBytes
 	for _, l := range layers {
 		if l.MediaType != SimpleSigningMediaType || len(s.legacy) == maxSignatures {
+			continue
+		}
+		var carried int64
+		for _, a := range []string{AnnotationSignature, AnnotationCertificate, AnnotationRekorBundle} {
+			carried += int64(len(l.Annotations[a]))
+		}
+		if !spend(&budget, l.Size, carried) {
 			continue
 		}
 		payload, err := readBlob(ctx, c, repo, l)
@@ -95,6 +115,21 @@ func fetchSignatures(ctx context.Context, c *registry.Client, repo reference.Ref
 		s.legacy = append(s.legacy, legacySignature{payload: payload, annotations: l.Annotations})
 	}
 	return s, nil
+}
+
+// spend takes what a signature of blob size size carries (its blob and
+// the extra bytes of its annotations) from the budget, reporting whether
+// the budget held it. A size that is negative or over maxSignatureBlob
+// is not left out: reading the blob refuses it, as it always has.
+func spend(budget *int64, size, extra int64) bool {
+	if size < 0 || size > maxSignatureBlob {
+		return true
+	}
+	if size+extra > *budget {
+		return false
+	}
+	*budget -= size + extra
+	return true
 }
 
 func boolRank(b bool) int {

@@ -1,29 +1,23 @@
 package verify
 
 import (
-	"bytes"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"time"
-
-	"github.com/sigstore/sigstore-go/pkg/root"
-	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/imagec/imagec/errdefs"
+	"github.com/imagec/imagec/verify/sigcheck"
 )
 
 // Trust is what a signature must verify against: one of the public Keys,
 // or a certificate from FulcioRoots naming Issuer and Subject (keyless);
 // and, when RekorKeys are given (always for keyless), an entry of their
 // transparency log whose inclusion promise or proof the signature carries,
-// checked offline. Root, a sigstore trusted root (trusted_root.json), may
-// stand in for FulcioRoots and RekorKeys.
+// checked offline. Root, a sigstore trusted root (the JSON of
+// trusted_root.json, as LoadTrustedRoot reads it), may stand in for
+// FulcioRoots and RekorKeys.
 type Trust struct {
 	Keys []crypto.PublicKey
 	// FulcioRoots are the CA certificates: self-signed ones are roots,
@@ -33,155 +27,76 @@ type Trust struct {
 	// subject alternative name (an email, a URI): both compared exactly.
 	Issuer, Subject string
 	RekorKeys       []crypto.PublicKey
-	Root            root.TrustedMaterial
+	Root            []byte
 }
 
 // keyless reports whether signatures are checked against certificates.
-func (t *Trust) keyless() bool { return t.Root != nil || len(t.FulcioRoots) > 0 }
+func (t *Trust) keyless() bool { return len(t.Root) > 0 || len(t.FulcioRoots) > 0 }
 
 // ParsePublicKey reads a PEM public key (PKIX, as cosign writes
 // cosign.pub).
 func ParsePublicKey(pemBytes []byte) (crypto.PublicKey, error) {
-	block, _ := pem.Decode(bytes.TrimSpace(pemBytes))
-	if block == nil {
-		return nil, errors.New("no PEM block")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not a PKIX public key: %v", err)
-	}
-	return pub, nil
+	return sigcheck.ParsePublicKey(pemBytes)
 }
 
 // ParseCertificates reads the PEM certificates of a CA file.
 func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for rest := pemBytes; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
+	return sigcheck.ParseCertificates(pemBytes)
 }
 
+// TrustedRootMediaType is the media type of the sigstore trusted roots
+// imagec reads.
+const TrustedRootMediaType = "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+
 // LoadTrustedRoot reads a sigstore trusted root (trusted_root.json, as
-// `cosign trusted-root create` or the sigstore TUF repository give it).
-func LoadTrustedRoot(path string) (root.TrustedMaterial, error) {
+// `cosign trusted-root create` or the sigstore TUF repository give it) for
+// Trust.Root. Its form is checked here (a JSON object of the trusted root
+// media type); its certificates and keys are read by the checker, which
+// refuses with ErrInvalidArgument a root it cannot use.
+func LoadTrustedRoot(path string) ([]byte, error) {
 	data, err := readSmall(path)
 	if err != nil {
 		return nil, fmt.Errorf("trusted root %s: %w: %w", path, err, errdefs.ErrInvalidArgument)
 	}
-	tr, err := root.NewTrustedRootFromJSON(data)
-	if err != nil {
+	var head struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("trusted root %s: %v: %w", path, err, errdefs.ErrInvalidArgument)
 	}
-	return tr, nil
+	if head.MediaType != TrustedRootMediaType {
+		return nil, fmt.Errorf("trusted root %s: unsupported TrustedRoot media type: %s: %w", path, head.MediaType, errdefs.ErrInvalidArgument)
+	}
+	return data, nil
 }
 
-// since is the start of a Rekor key's validity: policy files give none,
-// and sigstore-go wants one.
-var since = time.Unix(1, 0)
+// wire is t as a checker reads it.
+func (t *Trust) wire() (sigcheck.Trust, error) {
+	w := sigcheck.Trust{TrustedRoot: t.Root, Issuer: t.Issuer, Subject: t.Subject}
+	var err error
+	if w.Keys, err = pemKeys("key", t.Keys); err != nil {
+		return w, err
+	}
+	if w.RekorKeys, err = pemKeys("rekor key", t.RekorKeys); err != nil {
+		return w, err
+	}
+	for _, c := range t.FulcioRoots {
+		w.FulcioCAs = append(w.FulcioCAs, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+	}
+	if !w.Keyless() && len(w.Keys) == 0 {
+		return w, fmt.Errorf("neither a key nor a certificate authority to check signatures with: %w", errdefs.ErrInvalidArgument)
+	}
+	return w, nil
+}
 
-// material is the sigstore-go trusted material one attempt verifies
-// against: the key at index key (keyless: ignored), the CAs, the logs.
-func (t *Trust) material(key int) (root.TrustedMaterial, error) {
-	logs := map[string]*root.TransparencyLog{}
-	for _, k := range t.RekorKeys {
+func pemKeys(what string, keys []crypto.PublicKey) ([]string, error) {
+	var out []string
+	for i, k := range keys {
 		der, err := x509.MarshalPKIXPublicKey(k)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s %d: %v: %w", what, i+1, err, errdefs.ErrInvalidArgument)
 		}
-		id := sha256.Sum256(der)
-		logs[hex.EncodeToString(id[:])] = &root.TransparencyLog{
-			ID: id[:], ValidityPeriodStart: since, HashFunc: crypto.SHA256, PublicKey: k, SignatureHashFunc: crypto.SHA256,
-		}
+		out = append(out, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
 	}
-	var cas []root.CertificateAuthority
-	var intermediates []*x509.Certificate
-	for _, c := range t.FulcioRoots {
-		if !isSelfSigned(c) {
-			intermediates = append(intermediates, c)
-		}
-	}
-	for _, c := range t.FulcioRoots {
-		if isSelfSigned(c) {
-			cas = append(cas, &root.FulcioCertificateAuthority{Root: c, Intermediates: intermediates})
-		}
-	}
-	base, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, nil, nil, logs)
-	if err != nil {
-		return nil, err
-	}
-	coll := root.TrustedMaterialCollection{base}
-	if t.Root != nil {
-		coll = append(coll, t.Root)
-	}
-	if !t.keyless() {
-		v, err := signature.LoadVerifier(t.Keys[key], crypto.SHA256)
-		if err != nil {
-			return nil, fmt.Errorf("key %d: %v: %w", key+1, err, errdefs.ErrInvalidArgument)
-		}
-		exp := root.NewExpiringKey(v, time.Time{}, time.Time{})
-		coll = append(coll, root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return exp, nil }))
-	}
-	return coll, nil
-}
-
-func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
-}
-
-// verifier is the sigstore-go verifier of one attempt: a transparency log
-// entry is required whenever there is a log to check it against, and
-// keyless signatures take their time from it (a certificate lives minutes;
-// only the log says it signed within them).
-func (t *Trust) verifier(key int) (*sgverify.Verifier, error) {
-	m, err := t.material(key)
-	if err != nil {
-		return nil, err
-	}
-	var opts []sgverify.VerifierOption
-	switch {
-	case t.keyless():
-		opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithIntegratedTimestamps(1))
-	case len(t.RekorKeys) > 0:
-		opts = append(opts, sgverify.WithTransparencyLog(1), sgverify.WithIntegratedTimestamps(1))
-	default:
-		opts = append(opts, sgverify.WithNoObserverTimestamps())
-	}
-	return sgverify.NewVerifier(m, opts...)
-}
-
-// attempts is how many verifiers a signature is tried with: one per key,
-// or one for keyless.
-func (t *Trust) attempts() int {
-	if t.keyless() {
-		return 1
-	}
-	return len(t.Keys)
-}
-
-// policy is the identity part of sigstore-go's policy for t.
-func (t *Trust) identity() (sgverify.PolicyOption, error) {
-	if !t.keyless() {
-		return sgverify.WithKey(), nil
-	}
-	id, err := sgverify.NewShortCertificateIdentity(t.Issuer, "", t.Subject, "")
-	if err != nil {
-		return nil, fmt.Errorf("certificate identity: %v: %w", err, errdefs.ErrInvalidArgument)
-	}
-	return sgverify.WithCertificateIdentity(id), nil
+	return out, nil
 }

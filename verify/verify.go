@@ -1,7 +1,7 @@
 // Package verify decides whether an image may be trusted: it reads a trust
 // policy in the containers-policy.json(5) form (or one made from a key or a
 // certificate identity) and checks the image's cosign signatures, in both
-// forms cosign writes them, with sigstore's Go library (sigstore-go):
+// forms cosign writes them:
 //
 //   - a sigstore bundle attached as an OCI 1.1 referrer (artifact type
 //     application/vnd.dev.sigstore.bundle.v0.3+json), whose message
@@ -18,11 +18,16 @@
 // registry's manifest, not the OCI index imagec wraps it in. A tag is never
 // trusted: it only leads to signatures that must verify.
 //
-// This package brings sigstore-go and what it imports (protobuf, the Rekor
-// clients' go-openapi, grpc and opentelemetry packages that sigstore-go's
-// transparency-log code links without calling) into a program's build: it
-// is a package of its own so that programs which do not verify build and
-// download none of that.
+// This package reads the policy, finds the signatures in the registry and
+// decides; the cryptographic checks are a Checker's, done with sigstore's
+// Go library (sigstore-go), which this package does not link: sigstore-go
+// brings some 400 packages (protobuf, the Rekor clients' go-openapi, grpc
+// and opentelemetry) whose initialisation every start of a program would
+// pay. The default Checker (Helper) runs the offline helper imagec-sigstore
+// once per check, a separate process that also keeps the parsing of
+// hostile signature data out of this one; a program may check in-process
+// instead with WithChecker(sigstore.Checker{}) (package
+// github.com/imagec/imagec/verify/sigstore), and links sigstore-go then.
 package verify
 
 import (
@@ -35,18 +40,34 @@ import (
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/verify/sigcheck"
 )
 
 // Verifier checks images against a policy, reading their signatures
 // through a registry client. It is safe for concurrent use.
 type Verifier struct {
-	client *registry.Client
-	policy *Policy
+	client  *registry.Client
+	policy  *Policy
+	checker Checker
+}
+
+// Option configures a Verifier.
+type Option func(*Verifier)
+
+// WithChecker has the Verifier check signatures with c. Default
+// Helper(""): the offline helper imagec-sigstore, next to the running
+// program or on PATH.
+func WithChecker(c Checker) Option {
+	return func(v *Verifier) { v.checker = c }
 }
 
 // New returns a Verifier of policy p reading signatures with client.
-func New(client *registry.Client, p *Policy) *Verifier {
-	return &Verifier{client: client, policy: p}
+func New(client *registry.Client, p *Policy, opts ...Option) *Verifier {
+	v := &Verifier{client: client, policy: p, checker: Helper("")}
+	for _, o := range opts {
+		o(v)
+	}
+	return v
 }
 
 // Result says why an image was accepted.
@@ -72,28 +93,59 @@ func (v *Verifier) Verify(ctx context.Context, ref, src reference.Reference, des
 
 // Check is Verify for digest d, returning what was found. Signatures are
 // read at src; when it has none (a mirror that does not copy them), at ref.
-// Errors other than ErrUntrusted are failures to read the signatures.
+// Errors other than ErrUntrusted are failures to read the signatures or
+// to check them (a Checker's: no imagec-sigstore, say).
+//
+// The requirements are met in order, the first that fails refusing the
+// image; every signature of the image is checked against every
+// requirement that may decide (those before the first reject) at once,
+// with one call of the Checker.
 func (v *Verifier) Check(ctx context.Context, ref, src reference.Reference, d digest.Digest) (*Result, error) {
 	scope, reqs := v.policy.For(ref)
 	res := &Result{Scope: scope, Digest: d}
-	var sigs *signatures
-	for _, req := range reqs {
+	var signed []int // the requirements needing a signature, before any reject
+	for i, req := range reqs {
+		if req.Kind == Reject {
+			break
+		}
+		if req.Kind != AcceptAnything {
+			signed = append(signed, i)
+		}
+	}
+	var (
+		sigs     *signatures
+		failures = make([]*failure, len(reqs))
+	)
+	if len(signed) > 0 {
+		for _, i := range signed {
+			if reqs[i].Trust == nil {
+				return nil, fmt.Errorf("policy scope %q: requirement %d (%s) has no trust material: %w", scope, i+1, reqs[i].Kind, errdefs.ErrInvalidArgument)
+			}
+		}
+		if err := ready(v.checker); err != nil {
+			return nil, err
+		}
+		var err error
+		if sigs, err = v.signatures(ctx, ref, src, d); err != nil {
+			return nil, fmt.Errorf("verify %s: %w", ref, err)
+		}
+		if !sigs.empty() {
+			if err := v.checkAll(ctx, sigs, scope, reqs, signed, ref, d, failures); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, req := range reqs {
 		switch req.Kind {
 		case AcceptAnything:
 			continue
 		case Reject:
 			return nil, untrusted(scope, "the policy rejects every image here")
 		}
-		if sigs == nil {
-			var err error
-			if sigs, err = v.signatures(ctx, ref, src, d); err != nil {
-				return nil, fmt.Errorf("verify %s: %w", ref, err)
-			}
-		}
 		if sigs.empty() {
 			return nil, untrusted(scope, "no signature for "+d.String())
 		}
-		if f := meet(sigs, req, ref, d); f != nil {
+		if f := failures[i]; f != nil {
 			return nil, untrusted(scope, f.text(req, d))
 		}
 		res.Signed++
@@ -109,21 +161,56 @@ func (v *Verifier) signatures(ctx context.Context, ref, src reference.Reference,
 	return fetchSignatures(ctx, v.client, ref, d)
 }
 
-// meet returns nil when a signature meets req, else the most telling of
-// the failures.
-func meet(sigs *signatures, req Requirement, ref reference.Reference, d digest.Digest) *failure {
-	var best *failure
-	for _, b := range sigs.bundles {
-		f := checkBundle(b, req, d)
-		if f == nil {
-			return nil
+// checkAll has the checker check every signature against the trust of
+// each requirement of signed, in one request, and sets failures[i] to
+// why requirement i is not met (nil: met).
+func (v *Verifier) checkAll(ctx context.Context, sigs *signatures, scope string, reqs []Requirement, signed []int, ref reference.Reference, d digest.Digest, failures []*failure) error {
+	req := &sigcheck.Request{Version: sigcheck.Version, Digest: d.String(), Bundles: sigs.bundles}
+	for _, i := range signed {
+		w, err := reqs[i].Trust.wire()
+		if err != nil {
+			return fmt.Errorf("policy scope %q: requirement %d: %w", scope, i+1, err)
 		}
-		best = moreTelling(best, f)
+		req.Trust = append(req.Trust, w)
 	}
 	for _, s := range sigs.legacy {
-		f := checkLegacy(s, req, d, ref)
-		if f == nil {
+		req.Legacy = append(req.Legacy, s.wire())
+	}
+	resp, err := v.checker.CheckSignatures(ctx, req)
+	if err == nil {
+		err = resp.Validate(req)
+	}
+	if err != nil {
+		return fmt.Errorf("checking signatures: %w", err)
+	}
+	for k, i := range signed {
+		tr := resp.Results[k]
+		if tr.Error != "" {
+			return fmt.Errorf("policy scope %q: requirement %d: %s: %w", scope, i+1, tr.Error, errdefs.ErrInvalidArgument)
+		}
+		failures[i] = meet(tr, sigs, reqs[i], ref, d)
+	}
+	return nil
+}
+
+// meet returns nil when a signature meets req, as the checker found them
+// (tr), else the most telling of the failures. A legacy signature that
+// verifies is met once its payload, now known to be signed, names d and
+// an identity req accepts.
+func meet(tr sigcheck.TrustResult, sigs *signatures, req Requirement, ref reference.Reference, d digest.Digest) *failure {
+	var best *failure
+	for _, r := range tr.Bundles {
+		if r.OK() {
 			return nil
+		}
+		best = moreTelling(best, &failure{reason: r.Reason, msg: r.Error})
+	}
+	for j, r := range tr.Legacy {
+		f := &failure{reason: r.Reason, msg: r.Error}
+		if r.OK() {
+			if f = checkPayload(sigs.legacy[j].payload, req, d, ref); f == nil {
+				return nil
+			}
 		}
 		best = moreTelling(best, f)
 	}
@@ -136,24 +223,16 @@ func untrusted(scope, why string) error {
 	return fmt.Errorf("%s (policy scope %q): %w", why, scope, errdefs.ErrUntrusted)
 }
 
-// reason ranks why a signature failed, least telling first: the user hears
-// of the failure that got furthest.
-type reason int
-
-const (
-	reasonMalformed reason = iota
-	reasonSignature
-	reasonIdentity
-	reasonDigest
-)
-
+// failure is why a signature failed: the reason (sigcheck's ranking, least
+// telling first: the user hears of the failure that got furthest) and its
+// text.
 type failure struct {
-	reason reason
-	err    error
+	reason sigcheck.Reason
+	msg    string
 }
 
 func moreTelling(a, b *failure) *failure {
-	if a == nil || b.reason > a.reason {
+	if a == nil || b.reason.Rank() > a.reason.Rank() {
 		return b
 	}
 	return a
@@ -162,17 +241,17 @@ func moreTelling(a, b *failure) *failure {
 // text is the failure in the user's terms.
 func (f *failure) text(req Requirement, d digest.Digest) string {
 	switch f.reason {
-	case reasonDigest:
-		return fmt.Sprintf("signature payload for another digest, not %s: %v", d, f.err)
-	case reasonIdentity:
-		return "wrong identity: " + f.err.Error()
-	case reasonSignature:
+	case sigcheck.Digest:
+		return fmt.Sprintf("signature payload for another digest, not %s: %s", d, f.msg)
+	case sigcheck.Identity:
+		return "wrong identity: " + f.msg
+	case sigcheck.Signature:
 		if req.Trust.keyless() {
-			return "no signature verifies with the trusted certificate authority and log: " + f.err.Error()
+			return "no signature verifies with the trusted certificate authority and log: " + f.msg
 		}
-		return "wrong key: no signature verifies with the policy's key: " + f.err.Error()
+		return "wrong key: no signature verifies with the policy's key: " + f.msg
 	}
-	return "unreadable signature: " + f.err.Error()
+	return "unreadable signature: " + f.msg
 }
 
 // describe names the identity rule in messages.
