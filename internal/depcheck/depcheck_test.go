@@ -33,22 +33,38 @@ var forbidden = []string{
 }
 
 // Signature verification is the one exception, and a narrow one. The
-// verify package checks signatures with sigstore-go, whose transparency-log
+// cryptographic checks are done with sigstore-go, whose transparency-log
 // code links grpc (rekor-tiles' generated gRPC gateway) and opentelemetry
 // (the Rekor client's go-openapi runtime) without calling them: no import
 // set of sigstore-go that verifies a bundle avoids them. So the packages of
-// sigstoreUsers, and only they, may reach sigstore's modules and, through
-// them, grpcViaSigstore; every other package, pull, push, registry and the
-// facade among them, may reach neither, so a program that does not verify
-// builds none of it. go.mod may list those modules as indirect only: no
-// package of ours imports them itself.
+// sigstoreUsers, and only they, may reach sigstore's modules and what they
+// bring (sigstoreModules) and, through them, grpcViaSigstore: the checks
+// themselves (verify/sigstore), the offline helper that runs them for
+// imagec (cmd/imagec-sigstore) and the test signatures. Every other
+// package, cmd/imagec and the verify package it imports among them, may
+// reach none of it: imagec runs the helper instead of linking sigstore, so
+// that none of those packages' initialisation runs at each of its starts.
+// go.mod may list grpcViaSigstore's modules as indirect only: no package
+// of ours imports them itself.
 var (
 	sigstoreUsers = map[string]bool{
-		"github.com/imagec/imagec/verify":            true,
-		"github.com/imagec/imagec/cmd/imagec":        true, // imagec verify, pull --verify
-		"github.com/imagec/imagec/internal/signtest": true, // test signatures, with keys only
+		"github.com/imagec/imagec/verify/sigstore":     true,
+		"github.com/imagec/imagec/cmd/imagec-sigstore": true, // imagec's offline helper
+		"github.com/imagec/imagec/internal/signtest":   true, // test signatures, with keys only
 	}
-	sigstoreModules = []string{"github.com/sigstore/"}
+	sigstoreModules = []string{
+		"github.com/sigstore/",
+		"google.golang.org/protobuf",
+		"google.golang.org/genproto/",
+		"github.com/grpc-ecosystem/",
+		"github.com/go-openapi/",
+		"github.com/theupdateframework/",
+		"github.com/in-toto/",
+		"github.com/secure-systems-lab/",
+		"github.com/transparency-dev/",
+		"github.com/google/certificate-transparency-go",
+		"github.com/google/go-containerregistry",
+	}
 	grpcViaSigstore = []string{"go.opentelemetry.io/", "google.golang.org/grpc"}
 )
 
@@ -92,7 +108,7 @@ func TestLibraryReachesNoTestMachinery(t *testing.T) {
 		checked++
 		for _, dep := range fields[1:] {
 			if mod := moduleOf[dep]; forbiddenFor(fields[0], dep) || forbiddenFor(fields[0], mod) {
-				t.Errorf("%s reaches %s (module %q): test machinery, for the test module only (or sigstore's, for the verify package only)", fields[0], dep, mod)
+				t.Errorf("%s reaches %s (module %q): test machinery, for the test module only (or sigstore's, for verify/sigstore and imagec-sigstore only)", fields[0], dep, mod)
 			}
 		}
 	}
@@ -153,4 +169,69 @@ func goCmd(t *testing.T, dir string, args ...string) []string {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
 	}
 	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// leanModules are the only modules imagec's command may link: what every
+// start of it initialises. A module added here is a cost each command
+// pays (imagec version starts in about 5 ms); signature verification's
+// modules are the helper's (imagec-sigstore), never imagec's.
+var leanModules = []string{
+	"github.com/imagec/imagec",
+	"github.com/distribution/reference",
+	"github.com/klauspost/compress",
+	"github.com/opencontainers/go-digest",
+	"github.com/opencontainers/image-spec",
+	"github.com/pelletier/go-toml/v2",
+	"github.com/spf13/cobra",
+	"github.com/spf13/pflag",
+	"golang.org/x/sync",
+	"golang.org/x/sys",
+	"golang.org/x/term",
+}
+
+// TestImagecStaysLean fails for each module outside leanModules that
+// cmd/imagec reaches, through any package.
+func TestImagecStaysLean(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	pkgs := goCmd(t, root, "list", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", "./cmd/imagec")
+	reported := map[string]bool{}
+	for _, line := range pkgs {
+		pkg, mod, _ := strings.Cut(line, " ")
+		if mod != "" && !slices.Contains(leanModules, mod) && !reported[mod] {
+			reported[mod] = true
+			t.Errorf("cmd/imagec reaches module %s (%s, among others maybe): not one of the modules imagec links (leanModules)", mod, pkg)
+		}
+	}
+	if len(pkgs) < 100 {
+		t.Fatalf("go list found %d packages for cmd/imagec; want its whole build", len(pkgs))
+	}
+}
+
+// The helper and the checks it runs are offline by construction: none of
+// their own code imports a network package or runs a program, and the
+// request and response types reach the standard library only (crypto/x509
+// and the address types it needs, no client of anything), so the verify
+// package imports them for free.
+func TestSigstoreChecksOffline(t *testing.T) {
+	t.Parallel()
+	root := moduleRoot(t)
+	network := func(pkg string) bool {
+		return pkg == "net" || strings.HasPrefix(pkg, "net/") || pkg == "crypto/tls" || pkg == "os/exec"
+	}
+	for _, line := range goCmd(t, root, "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "./cmd/imagec-sigstore", "./verify/sigstore", "./verify/sigcheck") {
+		fields := strings.Fields(line)
+		for _, imp := range fields[1:] {
+			if network(imp) {
+				t.Errorf("%s imports %s: the signature checks are offline", fields[0], imp)
+			}
+		}
+	}
+	for _, line := range goCmd(t, root, "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", "./verify/sigcheck") {
+		pkg, std, _ := strings.Cut(line, " ")
+		client := strings.HasPrefix(pkg, "net/http") || pkg == "crypto/tls" || pkg == "os/exec"
+		if pkg != "github.com/imagec/imagec/verify/sigcheck" && (std != "true" || client) {
+			t.Errorf("verify/sigcheck reaches %s: it must stay plain data", pkg)
+		}
+	}
 }
