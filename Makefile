@@ -11,8 +11,11 @@ TESTMOD   := test
 
 .PHONY: build test unit race fuzz demo clean bench
 
+# imagec-sigstore is imagec's offline signature checker, run by imagec verify
+# and pull --verify: it goes next to imagec.
 build:
 	$(GO) build -o $(BIN)/imagec ./cmd/imagec
+	$(GO) build -o $(BIN)/imagec-sigstore ./cmd/imagec-sigstore
 	$(GO) -C $(TESTMOD) build -o $(CURDIR)/$(BIN)/imagec-sample-registry ./cmd/imagec-sample-registry
 
 # Unit and integration tests (real registries in-process on loopback), then

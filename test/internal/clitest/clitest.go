@@ -1,5 +1,6 @@
-// Package clitest builds the imagec binary once per test binary and runs it
-// as a user would, for end-to-end tests of the CLI.
+// Package clitest builds the imagec binary, with its signature-checking
+// helper imagec-sigstore beside it, once per test binary and runs it as a
+// user would, for end-to-end tests of the CLI.
 package clitest
 
 import (
@@ -19,12 +20,14 @@ import (
 
 var (
 	buildOnce sync.Once
-	binPath   string
+	binDir    string
 	buildErr  error
 )
 
-// Binary returns the path of an imagec binary built from this checkout.
-func Binary(t testing.TB) string {
+// build builds imagec and imagec-sigstore into one directory, as `make
+// build` and `go install ./cmd/...` install them, so that imagec finds its
+// helper next to itself.
+func build(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "imagec-bin-")
@@ -32,22 +35,52 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "imagec")
 		// Built in imagec's own module (test/internal/clitest is three
-		// levels below its root), with its go.mod: the binary a user
-		// builds, not one linked against the test module's requirements.
+		// levels below its root), with its go.mod: the binaries a user
+		// builds, not ones linked against the test module's requirements.
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/imagec")
+		cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/imagec", "./cmd/imagec-sigstore")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = errors.New(string(out))
 		}
+		binDir = dir
 	})
 	if buildErr != nil {
 		t.Fatalf("building imagec: %v", buildErr)
 	}
-	return binPath
+	return binDir
+}
+
+// Binary returns the path of an imagec binary built from this checkout;
+// imagec-sigstore (Helper) is beside it.
+func Binary(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(build(t), "imagec")
+}
+
+// Helper returns the path of the imagec-sigstore beside Binary.
+func Helper(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(build(t), "imagec-sigstore")
+}
+
+// Alone returns the path of a copy of imagec in a directory of its own,
+// without imagec-sigstore beside it.
+func Alone(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "imagec")
+	if err := os.Link(Binary(t), p); err != nil {
+		data, err := os.ReadFile(Binary(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
 }
 
 // Result is what one run printed and how it exited.
@@ -60,7 +93,13 @@ type Result struct {
 // fed from stdin.
 func Run(t testing.TB, env []string, stdin string, args ...string) Result {
 	t.Helper()
-	cmd := exec.Command(Binary(t), args...)
+	return RunBinary(t, Binary(t), env, stdin, args...)
+}
+
+// RunBinary is Run of the imagec at bin (one of Alone's, say).
+func RunBinary(t testing.TB, bin string, env []string, stdin string, args ...string) Result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdin = bytes.NewBufferString(stdin)
 	var out, errb bytes.Buffer
