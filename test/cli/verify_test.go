@@ -12,6 +12,7 @@ import (
 	"github.com/imagec/imagec/manifest"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/test/internal/clitest"
 	"github.com/imagec/imagec/test/internal/keyless"
 	"github.com/imagec/imagec/test/internal/testregistry"
 )
@@ -165,5 +166,40 @@ func TestVerifyKeylessCommand(t *testing.T) {
 	}
 	if res := run(t, env, "verify", "--certificate-identity", "dev@example.com", ref.String()); res.Code == 0 || !strings.Contains(res.Stderr, "--trusted-root") {
 		t.Fatalf("no trusted root: exit %d\n%s", res.Code, res.Stderr)
+	}
+}
+
+// imagec checks signatures with imagec-sigstore, found next to it, else on
+// PATH. Without it, verify and a verifying pull refuse in one line naming
+// it, and the pull names nothing and fetches no layer; commands that do
+// not verify do not need it.
+func TestVerifyNeedsHelperCommand(t *testing.T) {
+	t.Parallel()
+	reg, root, env := seeded(t)
+	pub, ref := signSample(t, reg)
+	alone := clitest.Alone(t)
+	env = append(env, "PATH="+t.TempDir())
+	want := "imagec: pull " + ref.String() + ": signature verification needs imagec-sigstore next to imagec or on PATH: no " + filepath.Join(filepath.Dir(alone), "imagec-sigstore") + ", and none on PATH\n"
+	res := clitest.RunBinary(t, alone, env, "", "--root", root, "pull", "--verify-key", pub, ref.String())
+	if res.Code != 1 || !strings.HasSuffix(res.Stderr, want) || strings.Count(res.Stderr, "imagec:") != 1 {
+		t.Fatalf("pull without the helper: exit %d\n%s\nwant the line %q", res.Code, res.Stderr, want)
+	}
+	if out := clitest.RunBinary(t, alone, env, "", "--root", root, "images").Stdout; strings.Contains(out, "samples/oci") {
+		t.Fatalf("named without verification:\n%s", out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "blobs", "sha256")); len(ents) != 0 {
+		t.Fatalf("%d blobs stored by a refused pull", len(ents))
+	}
+	res = clitest.RunBinary(t, alone, env, "", "verify", "--verify-key", pub, ref.String())
+	if res.Code != 1 || !strings.Contains(res.Stderr, "imagec: verify "+ref.String()+": signature verification needs imagec-sigstore next to imagec or on PATH") || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
+		t.Fatalf("verify without the helper: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if res := clitest.RunBinary(t, alone, env, "", "--root", root, "pull", ref.String()); res.Code != 0 {
+		t.Fatalf("pull without verification: exit %d\n%s", res.Code, res.Stderr)
+	}
+	// On PATH.
+	env = append(env, "PATH="+filepath.Dir(clitest.Helper(t)))
+	if res := clitest.RunBinary(t, alone, env, "", "verify", "--verify-key", pub, ref.String()); res.Code != 0 || !strings.Contains(res.Stdout, "Verified") {
+		t.Fatalf("verify with the helper on PATH: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/imagec/imagec/registry"
 	"github.com/imagec/imagec/test/internal/testregistry"
 	"github.com/imagec/imagec/verify"
+	"github.com/imagec/imagec/verify/sigstore"
 )
 
 var ctx = context.Background()
@@ -153,7 +154,7 @@ func TestReferrersTravel(t *testing.T) {
 			}
 			wantListed(t, c, to, s.sbom.Desc.Digest, s.sbomSig)
 			p, _ := verify.KeyPolicy(s.key.PublicPEM())
-			if _, err := verify.New(c, p).Check(ctx, to, to, d); err != nil {
+			if _, err := verify.New(c, p, verify.WithChecker(sigstore.Checker{})).Check(ctx, to, to, d); err != nil {
 				t.Fatalf("pushed copy: %v", err)
 			}
 

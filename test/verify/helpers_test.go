@@ -13,7 +13,10 @@ import (
 	"github.com/imagec/imagec/internal/signtest"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/registry"
+	"github.com/imagec/imagec/test/internal/clitest"
 	"github.com/imagec/imagec/test/internal/testregistry"
+	"github.com/imagec/imagec/verify"
+	"github.com/imagec/imagec/verify/sigstore"
 )
 
 var ctx = context.Background()
@@ -102,3 +105,14 @@ func mustRef(t *testing.T, s string) reference.Reference {
 	}
 	return r
 }
+
+// checkers are the two ways of checking signatures: in this process
+// (verify/sigstore), and through the offline helper imagec-sigstore, built
+// from this checkout, as imagec checks them.
+func checkers(t *testing.T) map[string]verify.Checker {
+	return map[string]verify.Checker{"in-process": sigstore.Checker{}, "helper": helper(t)}
+}
+
+// helper is the Checker running the imagec-sigstore built from this
+// checkout.
+func helper(t *testing.T) verify.Checker { return verify.Helper(clitest.Helper(t)) }

@@ -27,7 +27,7 @@ func TestPullVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := verify.New(e.client, keyPolicy(t, key))
+	v := verify.New(e.client, keyPolicy(t, key), verify.WithChecker(helper(t)))
 	p := pull.New(e.client, st)
 	_, err = p.Pull(ctx, e.ref, pull.WithVerifier(v))
 	if !errors.Is(err, errdefs.ErrUntrusted) || !strings.Contains(err.Error(), "no signature") {
@@ -56,7 +56,7 @@ func TestPullVerifies(t *testing.T) {
 		t.Fatalf("entry %v (%v): want imagec's wrapper of the Docker manifest", entry.Digest, err)
 	}
 	// Up to date, and still checked: another key refuses it.
-	if _, err := p.Pull(ctx, e.ref, pull.WithVerifier(verify.New(e.client, keyPolicy(t, mustKey(t))))); !errors.Is(err, errdefs.ErrUntrusted) {
+	if _, err := p.Pull(ctx, e.ref, pull.WithVerifier(verify.New(e.client, keyPolicy(t, mustKey(t)), verify.WithChecker(helper(t))))); !errors.Is(err, errdefs.ErrUntrusted) {
 		t.Fatalf("up-to-date pull with another key: %v", err)
 	}
 }

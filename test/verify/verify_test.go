@@ -21,21 +21,29 @@ const (
 	issuer = "https://issuer.example.com"
 )
 
-// check runs the verifier of policy against the image and returns the
-// error ("" when accepted).
+// check runs the verifier of policy against the image, with each
+// checker, and returns the error ("" when accepted): the same with both.
 func check(t *testing.T, e *env, p *verify.Policy) string {
 	t.Helper()
-	_, err := verify.New(e.client, p).Check(ctx, e.ref, e.ref, e.digest())
-	if err == nil {
-		return ""
+	got := map[string]string{}
+	for name, c := range checkers(t) {
+		_, err := verify.New(e.client, p, verify.WithChecker(c)).Check(ctx, e.ref, e.ref, e.digest())
+		if err == nil {
+			got[name] = ""
+			continue
+		}
+		if !errors.Is(err, errdefs.ErrUntrusted) {
+			t.Fatalf("%s: not an ErrUntrusted failure: %v", name, err)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: reason is not one line: %q", name, err)
+		}
+		got[name] = err.Error()
 	}
-	if !errors.Is(err, errdefs.ErrUntrusted) {
-		t.Fatalf("not an ErrUntrusted failure: %v", err)
+	if got["in-process"] != got["helper"] {
+		t.Errorf("the checkers disagree:\nin-process: %q\nhelper:     %q", got["in-process"], got["helper"])
 	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("reason is not one line: %q", err)
-	}
-	return err.Error()
+	return got["helper"]
 }
 
 func keyPolicy(t *testing.T, k *signtest.Key) *verify.Policy {
