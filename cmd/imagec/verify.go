@@ -22,7 +22,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 			"attached as a referrer, and the legacy sha256-<hex>.sig tag. Every signature is checked\n" +
 			"offline, transparency log proofs included, against the digest the registry serves for\n" +
 			"the reference (a tag is resolved, never trusted). Exits non-zero, saying why, when the\n" +
-			"policy refuses the image.",
+			"policy refuses the image.\n\n" +
+			"The checks run in imagec-sigstore, imagec's offline helper, found next to the imagec\n" +
+			"binary or else on PATH (make build and go install ./cmd/... install both).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := g.openRemote(args[0], reference.Parse)
