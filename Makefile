@@ -32,12 +32,13 @@ unit:
 # starts goroutines (unpack's read-ahead included) or whose tests race
 # concurrent callers, wherever its tests live (pull, layers, gc, archive and
 # the registry's uploads are tested from test/, the pull-through cache from
-# test/serve). The CLI's tests (test/cli)
+# test/serve; verify's, which runs, reads and kills the imagec-sigstore
+# helper, from verify/ and test/verify). The CLI's tests (test/cli)
 # are left out: they run the CLI as a separate, non-race binary, so -race
 # would only instrument the test harness.
 race:
-	$(GO) test -race -count=1 ./pull ./transfer ./content/... ./registry/... ./progress ./unpack
-	$(GO) -C $(TESTMOD) test -race -count=1 ./pull ./push ./registry ./layers ./gc ./archive ./serve
+	$(GO) test -race -count=1 ./pull ./transfer ./content/... ./registry/... ./progress ./unpack ./verify/...
+	$(GO) -C $(TESTMOD) test -race -count=1 ./pull ./push ./registry ./layers ./gc ./archive ./serve ./verify
 
 # Each fuzz target of both modules for FUZZTIME; `make fuzz FUZZTIME=10m`
 # for a long run.
