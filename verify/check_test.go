@@ -3,10 +3,15 @@ package verify
 import (
 	"context"
 	"crypto"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/signtest"
 	"github.com/imagec/imagec/reference"
 	"github.com/imagec/imagec/verify/sigcheck"
@@ -122,3 +127,60 @@ func TestCheckBundleKey(t *testing.T) {
 }
 
 func mustKey(t *testing.T) *signtest.Key { return signtest.MustNewKey(t) }
+
+// Trust material the checker cannot use is an invalid argument, not a
+// verdict: a trusted root that does not parse, or no key and no CA at all
+// (which must never read as "anything verifies").
+func TestCheckUnusableTrust(t *testing.T) {
+	t.Parallel()
+	key := mustKey(t)
+	ref := reference.MustParse("registry.example.com/app:1")
+	d := digest.FromString("manifest")
+	sigs := &signatures{legacy: []legacySignature{legacy(t, key, "registry.example.com/app", d)}}
+	for name, tt := range map[string]struct {
+		trust *Trust
+		want  string
+	}{
+		"broken root": {&Trust{Root: []byte(`{"mediaType":"` + TrustedRootMediaType + `","tlogs":[{"publicKey":{"rawBytes":"AA=="}}]}`), Issuer: "i", Subject: "s"}, "requirement 1: trusted root: "},
+		"nothing":     {&Trust{}, "neither a key nor a certificate authority"},
+	} {
+		v := &Verifier{checker: sigstore.Checker{}}
+		err := v.checkAll(context.Background(), sigs, "default", []Requirement{{Kind: SigstoreSigned, Trust: tt.trust}}, []int{0}, ref, d, make([]*failure, 1))
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, errdefs.ErrUntrusted) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A trusted root file is read as JSON of the trusted root media type; the
+// rest of it is the checker's to read.
+func TestLoadTrustedRoot(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, tt := range map[string]struct {
+		doc  string
+		want string
+	}{
+		"valid":       {`{"mediaType":"` + TrustedRootMediaType + `","tlogs":[]}`, ""},
+		"not JSON":    {"-----BEGIN PUBLIC KEY-----", "invalid character"},
+		"another one": {`{"mediaType":"application/json"}`, "unsupported TrustedRoot media type: application/json"},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".json")
+		if err := os.WriteFile(p, []byte(tt.doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := LoadTrustedRoot(p)
+		if tt.want == "" {
+			if err != nil || string(got) != tt.doc {
+				t.Errorf("%s: %q, %v", name, got, err)
+			}
+			continue
+		}
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := LoadTrustedRoot(filepath.Join(dir, "absent.json")); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("absent: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
@@ -207,5 +208,41 @@ func TestVerifyCancelled(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("took %v: the helper was not killed", took)
+	}
+}
+
+// Of each form, 4 MiB of signatures at most are read for an image (and 32
+// signatures): what a registry lists past it is left out, and the helper's
+// request stays bounded.
+func TestSignatureBudget(t *testing.T) {
+	t.Parallel()
+	key, other := mustKey(t), mustKey(t)
+	e := newEnv(t, fixtures.OCI)
+	good := signtest.Payload(e.repo, e.digest())
+	goodAnn, _ := key.SignPayload(good)
+	push := func(junk int) {
+		var payloads [][]byte
+		var anns []map[string]string
+		for i := range junk {
+			// 1 MiB with its signature annotation (92 or 96 bytes of
+			// base64), less 10 to 14 bytes: four leave too little for
+			// another signature.
+			p := bytes.Repeat([]byte{byte('a' + i)}, 1<<20-96-10)
+			a, _ := other.SignPayload(p)
+			payloads, anns = append(payloads, p), append(anns, a)
+		}
+		e.pushLegacy(t, append(payloads, good), append(anns, goodAnn))
+	}
+	p, err := verify.ParsePolicy([]byte(`{"default":[{"type":"sigstoreSigned","keyData":"`+base64.StdEncoding.EncodeToString(key.PublicPEM())+`","signedIdentity":{"type":"matchRepository"}}]}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(3)
+	if got := check(t, e, p); got != "" {
+		t.Fatalf("within the budget: %s", got)
+	}
+	push(4)
+	if got := check(t, e, p); !strings.Contains(got, "wrong key") {
+		t.Fatalf("past the budget: %q", got)
 	}
 }
