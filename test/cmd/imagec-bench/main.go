@@ -109,6 +109,10 @@ func bench(ctx context.Context, c config) error {
 		return err
 	}
 	defer reg.Close()
+	// The store-scale workload brings its own image: alone, it needs none.
+	if c.workloads == "scale" {
+		fxs = nil
+	}
 	imgs, err := seed(ctx, reg, fxs, c.scale, logf)
 	if err != nil {
 		return err

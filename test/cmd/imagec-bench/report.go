@@ -74,7 +74,11 @@ func (r *report) markdown() string {
 	for _, v := range r.versions {
 		fmt.Fprintf(&b, "- %s\n", v)
 	}
-	b.WriteString("\nEvery tool pulls from the same CNCF Distribution registry, started in-process on loopback over plain HTTP, into a fresh directory each run.\n\n## Fixtures\n\n| image | layers | compressed | about |\n|---|---|---|---|\n")
+	via := ""
+	if r.shape != nil {
+		via = ", through the shaping proxy"
+	}
+	fmt.Fprintf(&b, "\nEvery tool pulls from the same CNCF Distribution registry, started in-process on loopback over plain HTTP%s, into a fresh directory each run.\n\n## Fixtures\n\n| image | layers | compressed | about |\n|---|---|---|---|\n", via)
 	for _, fx := range r.order {
 		img := r.fixtures[fx.name]
 		if img == nil {
