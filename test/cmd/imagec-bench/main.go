@@ -51,7 +51,7 @@ func main() {
 	flag.StringVar(&c.imagec, "imagec", "", "imagec binary (default: built from this checkout)")
 	flag.StringVar(&c.base, "base", "", "another imagec binary (an earlier build) to time beside this one, as the tool imagec-base")
 	flag.StringVar(&c.only, "tools", "", "comma-separated tools to run (default: every one installed)")
-	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume", "comma-separated workloads: pull, unpack, extract, warm, resume, scale")
+	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume,scale", "comma-separated workloads: pull, unpack, extract, warm, resume, scale")
 	flag.BoolVar(&c.serve, "serve", false, "only serve the fixtures (for profiling by hand) until interrupted")
 	flag.StringVar(&c.containerd2, "containerd2", "", "directory with containerd 2.x and its ctr, timed as the tool containerd2 (default: /root/containerd2/bin, else $GOPATH/bin, if a 2.x is there)")
 	flag.StringVar(&c.snapshotter, "snapshotter", "overlayfs", "snapshotter both containerds unpack into (their default; native where overlayfs does not work)")

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -207,6 +208,16 @@ func kernel() string {
 	return strings.TrimSpace(string(out))
 }
 
+// peerOrder puts first the peers the targets are stated against.
+var peerOrder = []string{"crane", "containerd2", "containerd", "tar -xzf", "imagec-base"}
+
+func peerRank(name string) int {
+	if i := slices.Index(peerOrder, name); i >= 0 {
+		return i
+	}
+	return len(peerOrder)
+}
+
 // summary is one line per workload and image with imagec's median over
 // each peer's: the numbers the targets are stated in, without the search
 // through the tables below.
@@ -233,7 +244,13 @@ func (r *report) summary(b *strings.Builder) {
 	for name := range peers {
 		names = append(names, name)
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool {
+		pi, pj := peerRank(names[i]), peerRank(names[j])
+		if pi != pj {
+			return pi < pj
+		}
+		return names[i] < names[j]
+	})
 	fmt.Fprintf(b, "\n## imagec / peer, at a glance\n\nMedian over median, from the tables below (under 1: imagec is faster). Link: %s; run directories on %s.\n\n| workload | image |", r.link(), r.fs)
 	for _, n := range names {
 		fmt.Fprintf(b, " imagec / %s |", n)
