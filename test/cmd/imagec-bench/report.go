@@ -143,7 +143,7 @@ func (r *report) markdown() string {
 	}
 	b.WriteString("\nRerun: `make bench` (or `make bench BENCHFLAGS=\"-runs 5 -scale 1\"`). Peers are used when installed: crane and regctl (`go install`), skopeo and containerd 1.x (Debian packages; containerd needs root), containerd 2.x as containerd2 (`-containerd2 DIR`; by default /root/containerd2/bin or $GOPATH/bin). " +
 		"On tmpfs: `mkdir -p /tmp/benchfs && mount -t tmpfs -o size=4g tmpfs /tmp/benchfs && make bench BENCHFLAGS=\"-workdir /tmp/benchfs\"` (the large image's unpack needs about 2.3 GB there at scale 1). " +
-		"A shaped link, one large layer: `make bench-shaped` (`-workloads pull,unpack -shape 20MB/s,20ms -fixtures bench/onelayer`). The store-scale workload: `-workloads scale`.\n")
+		"A shaped link, one large layer: `make bench-shaped`, which writes docs/benchmarks-shaped.md (`-workloads pull,unpack -shape 20MB/s,20ms -fixtures bench/onelayer`). The store-scale workload alone: `-workloads scale`.\n")
 	return b.String()
 }
 
