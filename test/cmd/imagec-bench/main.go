@@ -133,19 +133,7 @@ func bench(ctx context.Context, c config) error {
 		return nil
 	}
 
-	all := installed(append(tools(c.imagec, c.base), containerdTool("containerd", containerd1(), c.snapshotter)))
-	if dir := findContainerd2(c.containerd2); dir != "" {
-		all = append(all, installed([]tool{containerdTool("containerd2", containerd2(dir), c.snapshotter)})...)
-	}
-	if c.only != "" {
-		var keep []tool
-		for _, t := range all {
-			if strings.Contains(","+c.only+",", ","+t.name+",") {
-				keep = append(keep, t)
-			}
-		}
-		all = keep
-	}
+	all := selectTools(c)
 	r := &report{cfg: c, started: time.Now(), fixtures: imgs, order: fxs, workdir: filepath.Dir(work), fs: fsType(work), shape: shape}
 	for _, t := range all {
 		r.versions = append(r.versions, fmt.Sprintf("%s: %s", t.name, versionOf(t)))

@@ -82,6 +82,25 @@ func tools(imagec, base string) []tool {
 	}...)
 }
 
+// selectTools is every tool installed, containerd 2.x where
+// findContainerd2 finds one, less those -tools leaves out.
+func selectTools(c config) []tool {
+	all := installed(append(tools(c.imagec, c.base), containerdTool("containerd", containerd1(), c.snapshotter)))
+	if dir := findContainerd2(c.containerd2); dir != "" {
+		all = append(all, installed([]tool{containerdTool("containerd2", containerd2(dir), c.snapshotter)})...)
+	}
+	if c.only == "" {
+		return all
+	}
+	var keep []tool
+	for _, t := range all {
+		if strings.Contains(","+c.only+",", ","+t.name+",") {
+			keep = append(keep, t)
+		}
+	}
+	return keep
+}
+
 // installed keeps the tools whose binaries are on PATH (or at the path
 // given), ctr as well as containerd for the daemons.
 func installed(all []tool) []tool {
