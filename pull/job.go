@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -31,6 +32,9 @@ type job struct {
 	client  *registry.Client
 
 	fetched counter
+	// partBufs holds the pull's parts in memory (partPool).
+	partOnce sync.Once
+	partBufs *partPool
 	// wrapWriter, if set, wraps each ingest writer (WithIngestWriter).
 	wrapWriter func(content.Writer) content.Writer
 }

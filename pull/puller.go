@@ -70,7 +70,7 @@ func WithScheduler(s *transfer.Scheduler) Option {
 // WithParts sets how many concurrent Range requests (parts of
 // DefaultPartSize) one blob of at least DefaultPartThreshold bytes is
 // fetched with; 1 fetches every blob as one stream. Each part holds one of
-// the scheduler's connections. Default DefaultParts (4).
+// the scheduler's connections. Default DefaultParts (8).
 func WithParts(n int) Option {
 	return func(p *Puller) {
 		if n > 0 {

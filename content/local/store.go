@@ -229,9 +229,21 @@ func (s *Store) readSmall(rel string, limit int64) ([]byte, error) {
 	if fi.Size() > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the %d byte limit: %w", s.fs.Join(rel), fi.Size(), limit, errdefs.ErrTooLarge)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Sized from the stat: one allocation and one read for a file that did
+	// not grow since (index.json is megabytes in a store of many names).
+	b := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, b)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		b = b[:n]
+	case err != nil:
 		return nil, err
+	default: // it grew since the stat: the rest, up to the limit
+		rest, err := io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, rest...)
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%s grew over the %d byte limit: %w", s.fs.Join(rel), limit, errdefs.ErrTooLarge)

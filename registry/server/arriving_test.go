@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -16,10 +17,19 @@ import (
 )
 
 // fakeUpstream hands out a blob that arrives as data, then fails with
-// err (nil: it verified).
+// err (nil: it verified). The test changes what it hands out between
+// requests while the server's handler goroutines may still be finishing,
+// so the pair is read and set under a lock.
 type fakeUpstream struct {
+	mu   sync.Mutex
 	data []byte
 	err  error
+}
+
+func (u *fakeUpstream) set(data []byte, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.data, u.err = data, err
 }
 
 func (u *fakeUpstream) Manifest(context.Context, reference.Reference, bool) error { return nil }
@@ -31,13 +41,16 @@ func (u *fakeUpstream) Blob(context.Context, reference.Reference, ocispec.Descri
 type fakeArriving struct{ u *fakeUpstream }
 
 func (a *fakeArriving) ReadAt(_ context.Context, p []byte, off int64) (int, error) {
-	if off >= int64(len(a.u.data)) {
-		if a.u.err != nil {
-			return 0, a.u.err
+	a.u.mu.Lock()
+	data, err := a.u.data, a.u.err
+	a.u.mu.Unlock()
+	if off >= int64(len(data)) {
+		if err != nil {
+			return 0, err
 		}
 		return 0, io.EOF
 	}
-	return copy(p, a.u.data[off:]), nil
+	return copy(p, data[off:]), nil
 }
 
 func (a *fakeArriving) Close() error { return nil }
@@ -81,12 +94,12 @@ func TestArrivingBlobsStreamOrAreCut(t *testing.T) {
 		t.Fatalf("range: %v %v %q", resp, err, body)
 	}
 
-	up.data, up.err = layer.Data[:100], fmt.Errorf("content hashes to something else: %w", errdefs.ErrDigestMismatch)
+	up.set(layer.Data[:100], fmt.Errorf("content hashes to something else: %w", errdefs.ErrDigestMismatch))
 	resp, body, err = get()
 	if err == nil || resp.StatusCode != http.StatusOK || len(body) != 100 {
 		t.Fatalf("failing midway: %v, %d bytes, %v; want 100 bytes and a broken body", resp, len(body), err)
 	}
-	up.data, up.err = nil, fmt.Errorf("upstream: %w", errdefs.ErrNotFound)
+	up.set(nil, fmt.Errorf("upstream: %w", errdefs.ErrNotFound))
 	resp, body, err = get()
 	if err != nil || resp.StatusCode != http.StatusNotFound || errorCode(t, body) != "BLOB_UNKNOWN" {
 		t.Fatalf("failing at once: %v %v %s", resp, err, body)

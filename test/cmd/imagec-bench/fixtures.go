@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -29,6 +31,45 @@ var benchImages = []fixture{
 		large},
 	{"bench/toolchain-zstd", "the toolchain image with zstd layers",
 		func(s float64) (*fixtures.Image, error) { return toolchain(s, fixtures.Zstd) }},
+	{"bench/onelayer", "one incompressible gzip layer of about 63 MB: where one connection per blob is the limit on a shaped link",
+		oneLayer},
+}
+
+// scaleImage is the image the store-scale workload pulls and names many
+// times: small, so that what is timed is the store, not the image.
+var scaleImage = fixture{"bench/small", "one small layer (40 files), the image the store-scale workload names many times",
+	func(float64) (*fixtures.Image, error) {
+		t := newTar()
+		smallFiles(t, rand.New(rand.NewPCG(7, 8)), "etc/app/", 40)
+		return fixtures.ImageFromTars(104, fixtures.OCI, fixtures.Gzip, benchPlatform, [][]byte{t.bytes()})
+	}}
+
+// Which fixtures a run uses unless -fixtures says: on loopback the three
+// that have always been timed; on a shaped link the one-layer image alone,
+// the case the shaping is for (the 910 MB image at 20 MB/s would take most
+// of a minute a run for every tool).
+const (
+	defaultFixtures = "bench/toolchain,bench/large,bench/toolchain-zstd"
+	shapedFixtures  = "bench/onelayer"
+)
+
+// selectFixtures returns the fixtures named in list (comma-separated), in
+// the order given.
+func selectFixtures(list string) ([]fixture, error) {
+	var out []fixture
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(benchImages, func(f fixture) bool { return f.name == name })
+		if i < 0 {
+			var known []string
+			for _, f := range benchImages {
+				known = append(known, f.name)
+			}
+			return nil, fmt.Errorf("unknown fixture %q (known: %s)", name, strings.Join(known, ", "))
+		}
+		out = append(out, benchImages[i])
+	}
+	return out, nil
 }
 
 var benchPlatform = ocispec.Platform{OS: "linux", Architecture: "amd64"}
@@ -183,10 +224,24 @@ func large(s float64) (*fixtures.Image, error) {
 	return fixtures.ImageFromTars(102, fixtures.Docker, fixtures.Gzip, benchPlatform, tars)
 }
 
-// seed pushes every fixture under :latest.
-func seed(ctx context.Context, reg *testregistry.Registry, scale float64, logf func(string, ...any)) (map[string]*fixtures.Image, error) {
+// oneLayer is a single layer of random files: gzip cannot shrink it, so
+// its compressed size is its content's (60 MiB, 63 MB, at scale 1).
+func oneLayer(s float64) (*fixtures.Image, error) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	t := newTar()
+	total := scaled(60<<20, s)
+	for f := 0; total > 0; f++ {
+		n := min(total, 16<<20)
+		t.file(fmt.Sprintf("opt/weights/shard%03d", f), 0o644, fill(rng, random, n))
+		total -= n
+	}
+	return fixtures.ImageFromTars(103, fixtures.OCI, fixtures.Gzip, benchPlatform, [][]byte{t.bytes()})
+}
+
+// seed pushes each fixture under :latest.
+func seed(ctx context.Context, reg *testregistry.Registry, fxs []fixture, scale float64, logf func(string, ...any)) (map[string]*fixtures.Image, error) {
 	out := map[string]*fixtures.Image{}
-	for _, f := range benchImages {
+	for _, f := range fxs {
 		start := time.Now()
 		img, err := f.build(scale)
 		if err != nil {
@@ -195,12 +250,17 @@ func seed(ctx context.Context, reg *testregistry.Registry, scale float64, logf f
 		if err := reg.Push(ctx, f.name, "latest", img); err != nil {
 			return nil, fmt.Errorf("pushing %s: %w", f.name, err)
 		}
-		var size int64
-		for _, l := range img.Layers {
-			size += l.Size
-		}
-		logf("fixture %s: %d layers, %.1f MB compressed (%s)", f.name, len(img.Layers), float64(size)/1e6, time.Since(start).Round(time.Second))
+		logf("fixture %s: %d layers, %.1f MB compressed (%s)", f.name, len(img.Layers), float64(compressed(img))/1e6, time.Since(start).Round(time.Second))
 		out[f.name] = img
 	}
 	return out, nil
+}
+
+// compressed is the size of an image's layers as stored.
+func compressed(img *fixtures.Image) int64 {
+	var size int64
+	for _, l := range img.Layers {
+		size += l.Size
+	}
+	return size
 }

@@ -1,7 +1,9 @@
 // Command imagec-bench times imagec next to the other pullers installed on
-// the machine (crane, skopeo, regctl, containerd's ctr), pulling the same
-// deterministic images from the same in-process registry on loopback, runs
-// alternating, and writes the medians and ratios to docs/benchmarks.md.
+// the machine (crane, skopeo, regctl, containerd 1.x and 2.x through ctr),
+// pulling the same deterministic images from the same in-process registry
+// on loopback (or through a proxy that shapes the link like a CDN's, with
+// -shape), runs alternating, and writes the medians and ratios to
+// docs/benchmarks.md.
 // It is not part of the test pass: run it with `make bench`, which builds
 // it and runs it in the repository's root (where it builds ./cmd/imagec
 // and writes docs/).
@@ -19,32 +21,43 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/imagec/imagec/test/internal/shaper"
 	"github.com/imagec/imagec/test/internal/testregistry"
 )
 
 type config struct {
-	runs      int
-	scale     float64
-	out       string
-	cache     string
-	imagec    string
-	base      string
-	only      string
-	workloads string
-	serve     bool
+	runs        int
+	scale       float64
+	out         string
+	cache       string
+	imagec      string
+	base        string
+	only        string
+	workloads   string
+	serve       bool
+	containerd2 string
+	snapshotter string
+	shape       string
+	fixtures    string
+	workdir     string
 }
 
 func main() {
 	var c config
 	flag.IntVar(&c.runs, "runs", 5, "timed runs of each tool per workload")
-	flag.Float64Var(&c.scale, "scale", 1, "fixture size factor (1 = full size; 0.1 for a quick look)")
+	flag.Float64Var(&c.scale, "scale", 1, "fixture size factor, and of the store-scale workload's name counts (1 = full size; 0.1 for a quick look)")
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "report file")
 	flag.StringVar(&c.cache, "cache", filepath.Join(os.TempDir(), "imagec-bench-cache"), "registry storage kept between runs (fixtures are deterministic)")
 	flag.StringVar(&c.imagec, "imagec", "", "imagec binary (default: built from this checkout)")
 	flag.StringVar(&c.base, "base", "", "another imagec binary (an earlier build) to time beside this one, as the tool imagec-base")
 	flag.StringVar(&c.only, "tools", "", "comma-separated tools to run (default: every one installed)")
-	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume", "comma-separated workloads")
+	flag.StringVar(&c.workloads, "workloads", "pull,unpack,extract,warm,resume,scale", "comma-separated workloads: pull, unpack, extract, warm, resume, scale")
 	flag.BoolVar(&c.serve, "serve", false, "only serve the fixtures (for profiling by hand) until interrupted")
+	flag.StringVar(&c.containerd2, "containerd2", "", "directory with containerd 2.x and its ctr, timed as the tool containerd2 (default: /root/containerd2/bin, else $GOPATH/bin, if a 2.x is there)")
+	flag.StringVar(&c.snapshotter, "snapshotter", "overlayfs", "snapshotter both containerds unpack into (their default; native where overlayfs does not work)")
+	flag.StringVar(&c.shape, "shape", "", "put a proxy between every tool and the registry that caps each connection and adds a round trip: RATE,RTT as in 20MB/s,20ms")
+	flag.StringVar(&c.fixtures, "fixtures", "", "comma-separated fixtures (default: "+defaultFixtures+"; with -shape: "+shapedFixtures+")")
+	flag.StringVar(&c.workdir, "workdir", "", "where the run directories go (default: the system's temporary directory); a tmpfs mount takes the disk out of the timings")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,7 +72,26 @@ func logf(format string, args ...any) {
 }
 
 func bench(ctx context.Context, c config) error {
-	work, err := os.MkdirTemp("", "imagec-bench-")
+	var shape *shaper.Shape
+	if c.shape != "" {
+		sh, err := shaper.Parse(c.shape)
+		if err != nil {
+			return err
+		}
+		shape = &sh
+	}
+	list := c.fixtures
+	if list == "" {
+		list = defaultFixtures
+		if shape != nil {
+			list = shapedFixtures
+		}
+	}
+	fxs, err := selectFixtures(list)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(c.workdir, "imagec-bench-")
 	if err != nil {
 		return err
 	}
@@ -77,48 +109,41 @@ func bench(ctx context.Context, c config) error {
 		return err
 	}
 	defer reg.Close()
-	imgs, err := seed(ctx, reg, c.scale, logf)
+	// The store-scale workload brings its own image: alone, it needs none.
+	if c.workloads == "scale" {
+		fxs = nil
+	}
+	imgs, err := seed(ctx, reg, fxs, c.scale, logf)
 	if err != nil {
 		return err
 	}
+	host := reg.Host
+	if shape != nil {
+		p, err := shaper.Listen(reg.Host, *shape)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		host = p.Addr()
+		logf("shaped link at %s: %s", host, shape)
+	}
 	if c.serve {
-		logf("serving the fixtures at %s until interrupted", reg.Host)
+		logf("serving the fixtures at %s until interrupted", host)
 		<-ctx.Done()
 		return nil
 	}
 
-	all := installed(append(tools(c.imagec, c.base), containerdTool()))
-	if c.only != "" {
-		var keep []tool
-		for _, t := range all {
-			if strings.Contains(","+c.only+",", ","+t.name+",") {
-				keep = append(keep, t)
-			}
-		}
-		all = keep
-	}
-	r := &report{cfg: c, started: time.Now(), fixtures: imgs}
+	all := selectTools(c)
+	r := &report{cfg: c, started: time.Now(), fixtures: imgs, order: fxs, workdir: filepath.Dir(work), fs: fsType(work), shape: shape}
 	for _, t := range all {
 		r.versions = append(r.versions, fmt.Sprintf("%s: %s", t.name, versionOf(t)))
-	}
-	b := &bencher{cfg: c, reg: reg, work: work, tools: all, report: r}
-	for _, w := range strings.Split(c.workloads, ",") {
-		var err error
-		switch w {
-		case "pull":
-			err = b.cold(ctx, "pull", func(t tool) func(string, string) []string { return t.pull })
-		case "unpack":
-			err = b.cold(ctx, "unpack", func(t tool) func(string, string) []string { return t.unpack })
-		case "warm":
-			err = b.warm(ctx)
-		case "resume":
-			err = b.resume(ctx)
-		case "extract":
-			err = b.extract(ctx)
-		default:
-			err = fmt.Errorf("unknown workload %q", w)
+		if t.daemon != nil {
+			r.notes = append(r.notes, fmt.Sprintf("%s: a daemon per run, own root, state and socket; configuration: %s; snapshotter %s", t.name, t.daemon.about, c.snapshotter))
 		}
-		if err != nil {
+	}
+	b := &bencher{cfg: c, reg: reg, host: host, work: work, fixtures: fxs, tools: all, report: r}
+	for _, w := range strings.Split(c.workloads, ",") {
+		if err := b.workload(ctx, w); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,12 +56,6 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// daemon is a containerd started for one run.
-type daemon struct {
-	cmd *exec.Cmd
-	dir string
-}
-
 // gnuTime is GNU time(1), which reports a command's peak memory.
 const gnuTime = "/usr/bin/time"
 
@@ -75,42 +68,6 @@ func readRSS(path string) int64 {
 	}
 	kb, _ := strconv.ParseInt(lines[len(lines)-1], 10, 64)
 	return kb * 1024
-}
-
-func startContainerd(dir string) (*daemon, error) {
-	sock := filepath.Join(dir, "sock")
-	cmd := exec.Command(gnuTime, "-f", "%M", "-o", filepath.Join(dir, "containerd.rss"), "containerd", "--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"),
-		"--address", sock, "--log-level", "error")
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	for range 200 {
-		if exists(sock) {
-			// The socket appears a little before the API answers.
-			if exec.Command("ctr", "--address", sock, "version").Run() == nil {
-				return &daemon{cmd: cmd, dir: dir}, nil
-			}
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	return nil, fmt.Errorf("containerd did not start")
-}
-
-// stop ends the daemon and returns its peak memory.
-func (d *daemon) stop() int64 {
-	// Signal containerd itself, the child of time(1), which then reports.
-	_ = exec.Command("pkill", "-TERM", "-P", strconv.Itoa(d.cmd.Process.Pid)).Run()
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = exec.Command("pkill", "-KILL", "-P", strconv.Itoa(d.cmd.Process.Pid)).Run()
-		<-done
-	}
-	return readRSS(filepath.Join(d.dir, "containerd.rss"))
 }
 
 // stats summarizes samples.

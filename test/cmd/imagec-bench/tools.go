@@ -20,6 +20,8 @@ type tool struct {
 	env func(dir string) []string
 	// setup runs once, untimed, before the first command of a run.
 	setup func(host, dir string) []string
+	// daemon, when set, is a containerd started for each run.
+	daemon *daemonSpec
 }
 
 func sh(script string) []string { return []string{"sh", "-c", script} }
@@ -80,11 +82,41 @@ func tools(imagec, base string) []tool {
 	}...)
 }
 
-// installed keeps the tools whose binaries are on PATH.
+// selectTools is every tool installed, containerd 2.x where
+// findContainerd2 finds one, less those -tools leaves out.
+func selectTools(c config) []tool {
+	all := installed(append(tools(c.imagec, c.base), containerdTool("containerd", containerd1(), c.snapshotter)))
+	if dir := findContainerd2(c.containerd2); dir != "" {
+		all = append(all, installed([]tool{containerdTool("containerd2", containerd2(dir), c.snapshotter)})...)
+	}
+	if c.only == "" {
+		return all
+	}
+	var keep []tool
+	for _, t := range all {
+		if strings.Contains(","+c.only+",", ","+t.name+",") {
+			keep = append(keep, t)
+		}
+	}
+	return keep
+}
+
+// installed keeps the tools whose binaries are on PATH (or at the path
+// given), ctr as well as containerd for the daemons.
 func installed(all []tool) []tool {
 	var out []tool
 	for _, t := range all {
-		if _, err := exec.LookPath(t.version[0]); err == nil {
+		bins := []string{t.version[0]}
+		if t.daemon != nil {
+			bins = append(bins, t.daemon.ctr)
+		}
+		ok := true
+		for _, b := range bins {
+			if _, err := exec.LookPath(b); err != nil {
+				ok = false
+			}
+		}
+		if ok {
 			out = append(out, t)
 		}
 	}
@@ -104,14 +136,20 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// containerd is measured through ctr against a daemon started afresh, with
-// its own root, for every run; the daemon's memory counts as the tool's.
-func containerdTool() tool {
+// containerdTool runs ctr against the daemon spec describes, started for
+// each run (see daemonSpec). ctr 1.6 pulls with the client-side puller;
+// ctr 2.x, without --local, asks the daemon's transfer service to pull and
+// unpack (it prints "Completed pull from OCI Registry"), which is the path
+// the transfer settings apply to. --plain-http reaches the loopback
+// registry in both. The snapshotter is named so that a filesystem it does
+// not work on fails the run instead of falling back unseen.
+func containerdTool(name string, spec daemonSpec, snapshotter string) tool {
 	return tool{
-		name:    "containerd",
-		version: []string{"ctr", "--version"},
+		name:    name,
+		version: []string{spec.bin, "--version"},
+		daemon:  &spec,
 		unpack: func(ref, dir string) []string {
-			return []string{"ctr", "--address", filepath.Join(dir, "sock"), "-n", "bench", "images", "pull", "--plain-http", ref}
+			return []string{spec.ctr, "--address", sock(dir), "-n", "bench", "images", "pull", "--plain-http", "--snapshotter", snapshotter, ref}
 		},
 	}
 }

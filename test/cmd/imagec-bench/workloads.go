@@ -14,14 +14,46 @@ import (
 )
 
 type bencher struct {
-	cfg    config
-	reg    *testregistry.Registry
-	work   string
-	tools  []tool
-	report *report
+	cfg      config
+	reg      *testregistry.Registry
+	host     string // where the tools reach the registry: its own address, or the shaping proxy's
+	work     string
+	fixtures []fixture
+	tools    []tool
+	report   *report
 }
 
-func (b *bencher) ref(fixture string) string { return b.reg.Host + "/" + fixture + ":latest" }
+func (b *bencher) ref(fixture string) string { return b.host + "/" + fixture + ":latest" }
+
+// workload runs the workload named w.
+func (b *bencher) workload(ctx context.Context, w string) error {
+	switch w {
+	case "pull":
+		return b.cold(ctx, "pull", func(t tool) func(string, string) []string { return t.pull })
+	case "unpack":
+		return b.cold(ctx, "unpack", func(t tool) func(string, string) []string { return t.unpack })
+	case "warm":
+		return b.warm(ctx)
+	case "resume":
+		return b.resume(ctx)
+	case "extract":
+		return b.extract(ctx)
+	case "scale":
+		return b.scale(ctx)
+	}
+	return fmt.Errorf("unknown workload %q", w)
+}
+
+// imagec is the imagec under test, if it was not left out with -tools: the
+// workloads that time imagec alone need it.
+func (b *bencher) imagec() (tool, bool) {
+	for _, t := range b.tools {
+		if t.name == "imagec" {
+			return t, true
+		}
+	}
+	return tool{}, false
+}
 
 // fresh makes an empty directory for one run.
 func (b *bencher) fresh(name string) (string, error) {
@@ -31,7 +63,7 @@ func (b *bencher) fresh(name string) (string, error) {
 // cold times every tool that has the workload, on every fixture, runs
 // alternating between tools so that drift in the machine hits all alike.
 func (b *bencher) cold(ctx context.Context, workload string, cmdOf func(tool) func(ref, dir string) []string) error {
-	for _, fx := range benchImages {
+	for _, fx := range b.fixtures {
 		ref := b.ref(fx.name)
 		samples := map[string][]sample{}
 		for i := range b.cfg.runs {
@@ -68,13 +100,13 @@ func (b *bencher) once(ctx context.Context, t tool, ref string, build func(ref, 
 		env = t.env(dir)
 	}
 	if t.setup != nil {
-		if _, err := run(ctx, t.setup(b.reg.Host, dir), env); err != nil {
+		if _, err := run(ctx, t.setup(b.host, dir), env); err != nil {
 			return sample{}, err
 		}
 	}
 	var d *daemon
-	if t.name == "containerd" {
-		if d, err = startContainerd(dir); err != nil {
+	if t.daemon != nil {
+		if d, err = startDaemon(*t.daemon, dir); err != nil {
 			return sample{}, err
 		}
 	}
@@ -82,8 +114,7 @@ func (b *bencher) once(ctx context.Context, t tool, ref string, build func(ref, 
 	s, err := run(ctx, build(ref, dir), env)
 	if d != nil {
 		s.maxRSS = max(s.maxRSS, d.stop())
-		// Overlay snapshots may stay mounted; unmount before removal.
-		_ = exec.Command("sh", "-c", "grep -o '"+dir+"[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount").Run()
+		unmountUnder(dir)
 	}
 	return s, err
 }
@@ -101,11 +132,11 @@ func (b *bencher) commandsOf(cmdOf func(tool) func(ref, dir string) []string, re
 // warm times imagec pulling an image it already has: no blob may be asked
 // for, and process start is included.
 func (b *bencher) warm(ctx context.Context) error {
-	imagec := b.tools[0]
-	if imagec.name != "imagec" {
+	imagec, ok := b.imagec()
+	if !ok {
 		return nil
 	}
-	for _, fx := range benchImages {
+	for _, fx := range b.fixtures {
 		ref := b.ref(fx.name)
 		dir, err := b.fresh("warm")
 		if err != nil {
@@ -134,9 +165,9 @@ func (b *bencher) warm(ctx context.Context) error {
 // resume kills an imagec pull of the large image once half of its largest
 // layer is on disk, then times the pull that finishes the job.
 func (b *bencher) resume(ctx context.Context) error {
-	imagec := b.tools[0]
+	imagec, ok := b.imagec()
 	img := b.report.fixtures["bench/large"]
-	if imagec.name != "imagec" || img == nil {
+	if !ok || img == nil {
 		return nil
 	}
 	var largest int64
@@ -197,11 +228,11 @@ func partial(root string) int64 {
 // imagec unpack against tar -xzf of the same layer blobs, one after the
 // other, into an empty directory.
 func (b *bencher) extract(ctx context.Context) error {
-	imagec := b.tools[0]
-	if imagec.name != "imagec" {
+	imagec, ok := b.imagec()
+	if !ok {
 		return nil
 	}
-	for _, fx := range benchImages {
+	for _, fx := range b.fixtures {
 		img := b.report.fixtures[fx.name]
 		if img == nil || img.Layers[0].MediaType == "application/vnd.oci.image.layer.v1.tar+zstd" {
 			continue
