@@ -182,7 +182,10 @@ func (c *Cache) Blob(ctx context.Context, ref reference.Reference, desc ocispec.
 	}
 	c.mu.Lock()
 	f := c.fills[desc.Digest]
-	if f == nil {
+	if f == nil || f.ended() {
+		// A fill that ended but is not yet forgotten has nothing for a new
+		// client: it failed (a reader would get its error) or committed
+		// (the caller found the blob missing, so it is gone again).
 		f = newFill(c.store, desc)
 		c.fills[desc.Digest] = f
 		go c.run(context.WithoutCancel(ctx), ref, f)
@@ -196,6 +199,8 @@ func (c *Cache) run(ctx context.Context, ref reference.Reference, f *fill) {
 	err := c.puller.FetchBlob(ctx, ref, f.desc, pull.WithIngestWriter(f.wrap))
 	f.finish(err)
 	c.mu.Lock()
-	delete(c.fills, f.desc.Digest)
+	if c.fills[f.desc.Digest] == f {
+		delete(c.fills, f.desc.Digest)
+	}
 	c.mu.Unlock()
 }

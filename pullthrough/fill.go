@@ -69,6 +69,13 @@ func (f *fill) finish(err error) {
 	f.cond.Broadcast()
 }
 
+// ended reports whether the fetch is over.
+func (f *fill) ended() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done
+}
+
 // teeWriter tells the fill what its writer does.
 type teeWriter struct {
 	content.Writer
