@@ -203,3 +203,34 @@ func TestVerifyNeedsHelperCommand(t *testing.T) {
 		t.Fatalf("verify with the helper on PATH: exit %d\n%s%s", res.Code, res.Stdout, res.Stderr)
 	}
 }
+
+// The README's example as a new user runs it: the sample registry's
+// --sign-dir (a directory that does not exist yet) signs samples/oci in
+// both of cosign's forms and writes the key and a policy; referrers lists
+// the bundle and the SBOM, verify and pull --policy accept samples/oci and
+// refuse samples/hello.
+func TestSampleRegistrySignDir(t *testing.T) {
+	t.Parallel()
+	reg, root, env := seeded(t)
+	dir := filepath.Join(t.TempDir(), "signed")
+	pub, policy, err := testregistry.SeedSigned(context.Background(), reg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oci, hello := reg.Host+"/"+testregistry.SampleOCI, reg.Host+"/"+testregistry.SampleHello
+	if out := mustRun(t, env, "referrers", oci); !strings.Contains(out, "application/vnd.dev.sigstore.bundle.v0.3+json") || !strings.Contains(out, testregistry.SampleSBOMType) {
+		t.Fatalf("referrers:\n%s", out)
+	}
+	if out := mustRun(t, env, "verify", "--verify-key", pub, oci); !strings.Contains(out, "Verified ") {
+		t.Fatalf("verify:\n%s", out)
+	}
+	if res := run(t, env, "verify", "--verify-key", pub, hello); res.Code == 0 || !strings.Contains(res.Stderr, "no signature for sha256:") {
+		t.Fatalf("verify of an unsigned image: exit %d\n%s", res.Code, res.Stderr)
+	}
+	if out := mustRun(t, env, "--root", root, "pull", "--progress", "plain", "--policy", policy, "--referrers", oci); !strings.Contains(out, "Referrer sha256:") {
+		t.Fatalf("pull --referrers:\n%s", out)
+	}
+	if res := run(t, env, "--root", root, "pull", "--policy", policy, hello); res.Code == 0 || !strings.Contains(res.Stderr, "rejects every image here") {
+		t.Fatalf("pull refused by the policy's default: exit %d\n%s", res.Code, res.Stderr)
+	}
+}

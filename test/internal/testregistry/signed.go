@@ -68,6 +68,9 @@ func SeedSigned(ctx context.Context, r *Registry, dir string) (pub, policy strin
 			return "", "", err
 		}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
 	pub = filepath.Join(dir, "cosign.pub")
 	if err := os.WriteFile(pub, key.PublicPEM(), 0o644); err != nil {
 		return "", "", err
