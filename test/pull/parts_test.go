@@ -88,7 +88,7 @@ func TestPullInParts(t *testing.T) {
 		name      string
 		fault     *faultproxy.Fault // applied to the layer's requests
 		wantParts bool              // every GET of the layer asked for a part
-		extraGets int // beyond one per part (or one in all without ranges)
+		extraGets int               // beyond one per part (or one in all without ranges)
 	}{
 		{name: "healthy", wantParts: true},
 		{name: "range ignored", fault: faultproxy.IgnoreRange(1)},
