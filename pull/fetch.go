@@ -118,7 +118,8 @@ func (j *job) download(ctx context.Context, desc ocispec.Descriptor, id string, 
 
 	srcs := j.sources(desc, emit, opts)
 	for i, src := range srcs {
-		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit, j.parts() > 1)
+		parts, _ := j.parts()
+		err = j.downloadFrom(ctx, src.dl, desc, id, w, emit, parts > 1)
 		if err == nil || errors.Is(err, errdefs.ErrDiskFull) || ctx.Err() != nil || i == len(srcs)-1 {
 			return err
 		}

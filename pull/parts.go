@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -40,6 +41,14 @@ const (
 	// DefaultPartThreshold is the smallest remainder fetched in parts:
 	// below it the extra requests cost more than they gain.
 	DefaultPartThreshold = 16 << 20
+	// DefaultSplitRate decides, unless parts were asked for, whether a
+	// large blob is split: its first part comes alone and is timed, and
+	// the rest comes as one stream if that part arrived at this rate or
+	// faster. On this project's loopback registry one stream brings a
+	// 927 MB image in 1.1 s and eight parts in 1.8 s (the copies and
+	// requests cost CPU the link does not need); on the shaped link the
+	// first part arrives at under 20 MB/s and splitting wins fourfold.
+	DefaultSplitRate = 100e6
 )
 
 // partPool is a pull's buffers for the parts it holds in memory, shared by
@@ -83,7 +92,8 @@ func (p *partPool) put(b []byte) { p.free <- b[:cap(b)] }
 // for parts or the server does not serve ranges: the caller then streams it
 // whole. opened says whether a request was answered (as for transfer).
 func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, id string, w content.Writer, emit func(progress.Event)) (handled, opened bool, err error) {
-	parts, size := j.parts(), int64(DefaultPartSize)
+	parts, forced := j.parts()
+	size := int64(DefaultPartSize)
 	start := w.Offset()
 	if parts <= 1 || desc.Size-start < j.p.partThreshold {
 		return false, false, nil
@@ -97,6 +107,7 @@ func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc oci
 	if err != nil {
 		return true, false, err
 	}
+	asked := time.Now()
 	first, whole, err := dl.Part(ctx, start, min(start+size, desc.Size)-1)
 	switch {
 	case errors.Is(err, registry.ErrNoRanges):
@@ -107,6 +118,34 @@ func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc oci
 		return true, false, err
 	}
 	meter := transfer.NewMeter(emit, progress.Downloading, id, start, desc.Size)
+	if !whole && !forced {
+		// The first part alone, timed from the request: a link on which
+		// one stream is fast gets the rest as one stream (the caller's,
+		// from the writer's offset); a slow one the rest in parts.
+		probe := &fetch{j: j, dl: dl, desc: desc, size: size, start: start, n: 1}
+		err := probe.head(ctx, first, conn, meter.Writer(w))
+		meter.Flush()
+		if err != nil {
+			return true, true, err
+		}
+		if float64(size)/time.Since(asked).Seconds() >= j.p.splitRate || desc.Size-w.Offset() <= size {
+			return false, true, nil
+		}
+		start = w.Offset()
+		if conn, err = j.p.sched.Conn(ctx); err != nil {
+			return true, true, err
+		}
+		if first, whole, err = dl.Part(ctx, start, min(start+size, desc.Size)-1); err != nil {
+			conn()
+			return true, true, err
+		}
+		if whole {
+			// Ranges served, then ignored: the server is not consistent.
+			first.Close()
+			conn()
+			return true, true, fmt.Errorf("blob %s: a range was answered with the whole blob after one was served: %w", desc.Digest, errdefs.ErrInvalidArgument)
+		}
+	}
 	if whole {
 		// Range ignored: this is the whole blob, from its first byte.
 		defer conn()
@@ -278,12 +317,14 @@ func (j *job) partPool(parts int) *partPool {
 	return j.partBufs
 }
 
-// parts is how many connections a large blob of this pull may use.
-func (j *job) parts() int {
+// parts is how many connections a large blob of this pull may use, and
+// whether that many were asked for (else a blob is split only over a slow
+// link: see DefaultSplitRate).
+func (j *job) parts() (int, bool) {
 	if j.p.partsFor != nil {
 		if n := j.p.partsFor(j.ref.Domain()); n > 0 {
-			return n
+			return n, true
 		}
 	}
-	return j.p.parts
+	return j.p.parts, j.p.partsSet
 }

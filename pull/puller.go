@@ -45,6 +45,11 @@ type Puller struct {
 	parts         int
 	partThreshold int64
 	partsFor      func(domain string) int
+	// partsSet: parts was asked for (WithParts), so a large blob is always
+	// split; otherwise it is split only when its first part came slower
+	// than splitRate bytes per second.
+	partsSet  bool
+	splitRate float64
 }
 
 // Option configures a Puller.
@@ -69,12 +74,25 @@ func WithScheduler(s *transfer.Scheduler) Option {
 
 // WithParts sets how many concurrent Range requests (parts of
 // DefaultPartSize) one blob of at least DefaultPartThreshold bytes is
-// fetched with; 1 fetches every blob as one stream. Each part holds one of
-// the scheduler's connections. Default DefaultParts (8).
+// fetched with, always; 1 fetches every blob as one stream. Each part
+// holds one of the scheduler's connections. Default: DefaultParts, for a
+// blob whose first part came slower than DefaultSplitRate (one stream
+// keeps up with a fast link, where more would only cost CPU).
 func WithParts(n int) Option {
 	return func(p *Puller) {
 		if n > 0 {
-			p.parts = n
+			p.parts, p.partsSet = n, true
+		}
+	}
+}
+
+// WithSplitRate sets the rate, in bytes per second, below which a large
+// blob's first part must arrive for the rest to come in parts (when
+// WithParts was not given). Default DefaultSplitRate; 0 keeps it.
+func WithSplitRate(bytesPerSecond float64) Option {
+	return func(p *Puller) {
+		if bytesPerSecond > 0 {
+			p.splitRate = bytesPerSecond
 		}
 	}
 }
@@ -96,6 +114,7 @@ func New(client *registry.Client, st content.Store, opts ...Option) *Puller {
 		parts:    DefaultParts,
 
 		partThreshold: DefaultPartThreshold,
+		splitRate:     DefaultSplitRate,
 
 		inflateFloor: 1 << 30,
 		inflateRatio: 1000,

@@ -39,7 +39,7 @@ func (pf *pullFlags) register(cmd *cobra.Command) {
 	f.StringVar(&pf.platform, "platform", "", "platform to pull from a multi-platform image, os/arch[/variant] (default the host's)")
 	f.StringVar(&pf.progressMode, "progress", "auto", "progress output: auto, tty, plain or json (Docker's JSON message stream)")
 	f.IntVar(&pf.parallel, "max-concurrent-downloads", pull.DefaultMaxConcurrentDownloads, "how many layers to download (and unpack) at once")
-	f.IntVar(&pf.parts, "parts", pull.DefaultParts, "how many concurrent range requests one large blob (16 MiB or more) is fetched with; 1 for one stream (a registry's \"parts\" in the config file wins)")
+	f.IntVar(&pf.parts, "parts", 0, "how many concurrent range requests one large blob (16 MiB or more) is fetched with, always; 1 for one stream (default: 8 when a blob's first part arrives slower than 100 MB/s, else one stream; a registry's \"parts\" in the config file wins)")
 	f.StringVarP(&pf.username, "username", "u", "", "user name for the registry (instead of Docker's config.json); the password is read from stdin")
 	f.BoolVar(&pf.passStdin, "password-stdin", false, "read the registry password (or token) from stdin")
 	f.BoolVar(&pf.foreign, "include-foreign-layers", false, "also download non-distributable (foreign) layers, from the URLs they list (else the registry)")
@@ -54,7 +54,7 @@ func (pf *pullFlags) check() error {
 	if pf.parallel < 1 {
 		return fmt.Errorf("--max-concurrent-downloads %d: must be at least 1: %w", pf.parallel, errdefs.ErrInvalidArgument)
 	}
-	if pf.parts < 1 || pf.parts > 64 {
+	if pf.parts < 0 || pf.parts > 64 {
 		return fmt.Errorf("--parts %d: must be from 1 to 64: %w", pf.parts, errdefs.ErrInvalidArgument)
 	}
 	_, err := pf.wantPlatform()

@@ -146,3 +146,39 @@ func TestPullInPartsFollowsRedirectOnce(t *testing.T) {
 		t.Errorf("the redirect target got %d part requests, want every part", n)
 	}
 }
+
+// Without WithParts, a large blob's first part comes alone and is timed:
+// arriving faster than the split rate (1 MB/s here, which loopback beats
+// even under the race detector), the rest comes as one stream (two GETs
+// in all); trickled slower than pull.DefaultSplitRate, the rest comes in
+// parts.
+func TestPullSplitsOnlyASlowLink(t *testing.T) {
+	t.Parallel()
+	t.Run("fast", func(t *testing.T) {
+		t.Parallel()
+		e := newPartsEnv(t)
+		st, err := e.pull(t, pull.WithSplitRate(1e6))
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifyStore(t, st)
+		if gets, parts := e.ranged(); gets != 2 || parts != 1 {
+			t.Errorf("%d GETs of the layer, %d of them parts; want the first part, then the rest as one open range", gets, parts)
+		}
+	})
+	t.Run("slow", func(t *testing.T) {
+		t.Parallel()
+		e := newPartsEnv(t)
+		// 64 KiB every 5 ms: about 13 MB/s per connection at most.
+		e.proxy.Inject(e.onLayer(faultproxy.Trickle(faultproxy.Blob, 0, 64<<10, 5*time.Millisecond)))
+		st, err := e.pull(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		verifyStore(t, st)
+		n := int((e.img.Layers[0].Size + pull.DefaultPartSize - 1) / pull.DefaultPartSize)
+		if gets, parts := e.ranged(); gets != n || parts != n {
+			t.Errorf("%d GETs of the layer, %d of them parts; want %d parts", gets, parts, n)
+		}
+	})
+}
