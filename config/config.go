@@ -111,9 +111,10 @@ type Registry struct {
 	// host.
 	InsecureSkipVerify bool
 	// Parts is how many concurrent range requests one large blob of the
-	// registry (and its mirrors) is fetched with; 1 fetches every blob as
-	// one stream, for a registry or cache that misbehaves with ranges. 0:
-	// the default (the --parts flag, else pull.DefaultParts).
+	// registry (and its mirrors) is fetched with, whatever the link's
+	// speed; 1 fetches every blob as one stream, for a registry or cache
+	// that misbehaves with ranges. 0: the default (the --parts flag, else
+	// pull.DefaultParts over a link slower than pull.DefaultSplitRate).
 	Parts int
 }
 
