@@ -120,16 +120,23 @@ func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc oci
 	meter := transfer.NewMeter(emit, progress.Downloading, id, start, desc.Size)
 	if !whole && !forced {
 		// The first part alone, timed from the request: a link on which
-		// one stream is fast gets the rest as one stream (the caller's,
-		// from the writer's offset); a slow one the rest in parts.
+		// one stream is fast gets the rest as one stream, watched in case
+		// it slows; a slow one the rest in parts.
 		probe := &fetch{j: j, dl: dl, desc: desc, size: size, start: start, n: 1}
 		err := probe.head(ctx, first, conn, meter.Writer(w))
 		meter.Flush()
 		if err != nil {
 			return true, true, err
 		}
-		if float64(size)/time.Since(asked).Seconds() >= j.p.splitRate || desc.Size-w.Offset() <= size {
+		if desc.Size-w.Offset() <= size {
 			return false, true, nil
+		}
+		if float64(size)/time.Since(asked).Seconds() >= j.p.splitRate {
+			slowed, err := j.streamWatched(ctx, dl, desc, meter.Writer(w), w.Offset())
+			meter.Flush()
+			if err != nil || !slowed {
+				return true, true, err
+			}
 		}
 		start = w.Offset()
 		if conn, err = j.p.sched.Conn(ctx); err != nil {
@@ -164,6 +171,57 @@ func (j *job) transferParts(ctx context.Context, dl *registry.Download, desc oci
 	err = f.run(ctx, first, conn, meter.Writer(w), parts)
 	meter.Flush()
 	return true, true, err
+}
+
+// watchWindow is how many bytes of a stream are timed at a time to tell
+// whether the link has slowed (see streamWatched).
+const watchWindow = 8 << 20
+
+// streamWatched streams desc from start to its end into w as one request,
+// timing each watchWindow bytes: a window slower than the split rate, with
+// more than a part left, ends the stream there (slowed true, w written up
+// to where it stopped), so the rest comes in parts. A link can be fast for
+// its first part and slow after it (a burst, then a cap).
+func (j *job) streamWatched(ctx context.Context, dl *registry.Download, desc ocispec.Descriptor, w io.Writer, start int64) (slowed bool, err error) {
+	conn, err := j.p.sched.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn()
+	body, whole, err := dl.Part(ctx, start, desc.Size-1)
+	if err != nil {
+		return false, err
+	}
+	defer body.Close()
+	if whole {
+		// Ranges served, then ignored: the server is not consistent.
+		return false, fmt.Errorf("blob %s: a range was answered with the whole blob after one was served: %w", desc.Digest, errdefs.ErrInvalidArgument)
+	}
+	buf := make([]byte, 256<<10)
+	off, windowStart, windowAt := start, start, time.Now()
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return false, err
+			}
+			off += int64(n)
+		}
+		if rerr == io.EOF {
+			dl.PartDone()
+			return false, nil
+		}
+		if rerr != nil {
+			return false, rerr
+		}
+		if off-windowStart >= watchWindow {
+			rate := float64(off-windowStart) / time.Since(windowAt).Seconds()
+			if rate < j.p.splitRate && desc.Size-off > DefaultPartSize {
+				return true, nil
+			}
+			windowStart, windowAt = off, time.Now()
+		}
+	}
 }
 
 // fetch is one blob's multipart fetch: n parts of size bytes from start.
