@@ -39,7 +39,7 @@ func (j *job) pullReferrers(ctx context.Context, res *Result) error {
 	}
 	src := j.source()
 	list := func(ctx context.Context, subject digest.Digest) ([]ocispec.Descriptor, error) {
-		l, err := j.p.client.Referrers(ctx, src.WithDigest(subject))
+		l, err := j.client.Referrers(ctx, src.WithDigest(subject))
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +66,7 @@ func (j *job) pullReferrers(ctx context.Context, res *Result) error {
 // is not the one it was listed for (a tag schema index is anyone's to
 // write) is skipped.
 func (j *job) pullReferrer(ctx context.Context, r graph.FoundReferrer) error {
-	m, err := j.p.client.GetManifest(ctx, j.source().WithDigest(r.Desc.Digest), []string{ocispec.MediaTypeImageManifest})
+	m, err := j.client.GetManifest(ctx, j.source().WithDigest(r.Desc.Digest), []string{ocispec.MediaTypeImageManifest})
 	if err != nil {
 		return err
 	}
