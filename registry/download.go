@@ -19,8 +19,9 @@ import (
 // most the client's attempts (WithRetry, default 5) requests in all, whether
 // the client retries a failed request inside Open or the caller resumes a
 // body that failed midway (Retry, Restart). A caller that moves on to
-// another endpoint starts a new Download there. A Download is used by one
-// goroutine at a time.
+// another endpoint starts a new Download there. Open, Retry and Restart are
+// for one goroutine at a time; Part and PartDone may be called from the
+// goroutines of one multipart fetch at once.
 type Download struct {
 	c    *Client
 	desc ocispec.Descriptor

@@ -23,9 +23,10 @@ type attemptFunc func(ctx context.Context) (*http.Response, error)
 // budget is the one retry policy's account of one operation: a manifest
 // fetch, a ping, one blob from one endpoint, resumes included, or one
 // blob's upload to one repository. Every request sent spends one of max
-// (an upload's requests that succeed are given back, see progressed); when none is left, or the failure is not
-// transient, the operation gives up with the last failure and the number of
-// requests really sent. A budget is not safe for concurrent use.
+// (an upload's requests that succeed are given back, see progressed); when
+// none is left, or the failure is not transient, the operation gives up
+// with the last failure and the number of requests really sent. The parts
+// of a multipart download spend from one budget at once, under mu.
 type budget struct {
 	mu      *sync.Mutex // the parts of a multipart download share one budget
 	max     int
