@@ -113,17 +113,6 @@ func Collect(ctx context.Context, st content.Store, opts ...Option) (*Report, er
 	return rep, nil
 }
 
-// Live is the set of blobs reachable from the store's names: each entry,
-// the children of indexes that are present, their configs and layers, and
-// the original documents imagec keeps beside the indexes it wrote; and the
-// manifests attached to any of those (referrers: signatures, SBOMs), with
-// what they reach, for as long as their subject is live.
-func Live(ctx context.Context, st content.Store) (map[digest.Digest]bool, error) {
-	live := map[digest.Digest]bool{}
-	_, err := walk(ctx, st, live, nil)
-	return live, err
-}
-
 // ForEachImage calls fn with every image manifest reachable from the
 // store's names (each present child of an index, whatever platform it
 // claims), once each: the same walk garbage collection marks by.

@@ -4,6 +4,7 @@
 package image
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,7 +93,7 @@ func Load(ctx context.Context, st content.Provider, entry ocispec.Descriptor, pl
 	}
 	parsed, err := manifest.Parse(desc.MediaType, body)
 	if err != nil || parsed.Image == nil {
-		return nil, fmt.Errorf("image %s: manifest %s: %w", img.Name, desc.Digest, firstErr(err, errdefs.ErrInvalidArgument))
+		return nil, fmt.Errorf("image %s: manifest %s: %w", img.Name, desc.Digest, cmp.Or(err, errdefs.ErrInvalidArgument))
 	}
 	img.ManifestDesc = desc
 	img.Manifest = *parsed.Image
@@ -133,7 +134,7 @@ func pickChild(ctx context.Context, st content.Provider, entry ocispec.Descripto
 	}
 	parsed, err := manifest.Parse(entry.MediaType, body)
 	if err != nil || parsed.Index == nil {
-		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", entry.Digest, firstErr(err, errdefs.ErrInvalidArgument))
+		return ocispec.Descriptor{}, nil, fmt.Errorf("index %s: %w", entry.Digest, cmp.Or(err, errdefs.ErrInvalidArgument))
 	}
 	idx := parsed.Index
 	if graph.IsLone(idx) {
@@ -254,11 +255,4 @@ func (c *readCache) ReadBlob(ctx context.Context, d digest.Digest, max int64) ([
 		c.docs[d] = b
 	}
 	return b, err
-}
-
-func firstErr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
 }

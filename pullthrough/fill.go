@@ -1,6 +1,7 @@
 package pullthrough
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -186,7 +187,7 @@ func (r *reader) wait(ctx context.Context, off int64) (limit int64, committed bo
 		case f.committed:
 			return 0, true, nil
 		case f.done:
-			return 0, false, firstErr(f.err, errVoid)
+			return 0, false, cmp.Or(f.err, errVoid)
 		case ctx.Err() != nil:
 			return 0, false, ctx.Err()
 		}
@@ -225,11 +226,4 @@ func (r *reader) Close() error {
 		return r.blob.Close()
 	}
 	return nil
-}
-
-func firstErr(err, fallback error) error {
-	if err != nil {
-		return err
-	}
-	return fallback
 }

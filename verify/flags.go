@@ -2,7 +2,6 @@ package verify
 
 import (
 	"crypto"
-	"errors"
 	"fmt"
 
 	"github.com/imagec/imagec/errdefs"
@@ -37,7 +36,7 @@ func KeylessPolicy(trusted *Trust, issuer, subject string) (*Policy, error) {
 		return nil, fmt.Errorf("keyless verification needs a trusted root (certificate authority and log keys): %w", errdefs.ErrInvalidArgument)
 	}
 	if issuer == "" || subject == "" {
-		return nil, errors.Join(fmt.Errorf("keyless verification needs both the certificate identity and its OIDC issuer"), errdefs.ErrInvalidArgument)
+		return nil, fmt.Errorf("keyless verification needs both the certificate identity and its OIDC issuer: %w", errdefs.ErrInvalidArgument)
 	}
 	t := *trusted
 	t.Issuer, t.Subject = issuer, subject

@@ -36,11 +36,6 @@ func (tf *trustFlags) register(f *pflag.FlagSet, withVerify bool) {
 	f.StringVar(&tf.trustedRoot, "trusted-root", "", "keyless: sigstore trusted_root.json holding the Fulcio CA and the Rekor log keys (checked offline)")
 }
 
-// asked reports whether the flags ask for verification themselves.
-func (tf *trustFlags) asked() bool {
-	return tf.verify || tf.policy != "" || len(tf.keys) > 0 || tf.identity != "" || tf.issuer != "" || tf.trustedRoot != ""
-}
-
 // load returns the policy to check against, or nil when none is asked for
 // (always: imagec verify, which always checks).
 func (tf *trustFlags) load(cfg *config.Config, always bool) (*verify.Policy, error) {
