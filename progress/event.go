@@ -147,7 +147,17 @@ func New(mode string, f *os.File) (Renderer, error) {
 	case "json":
 		return NewJSON(f), nil
 	}
-	return nil, fmt.Errorf("progress: mode %q (want auto, tty, plain or json): %w", mode, ErrInvalidMode)
+	return nil, CheckMode(mode)
+}
+
+// CheckMode returns nil for a mode New knows, else an error wrapping
+// ErrInvalidMode: for checking a flag before anything is opened.
+func CheckMode(mode string) error {
+	switch mode {
+	case "auto", "", "tty", "plain", "json":
+		return nil
+	}
+	return fmt.Errorf("progress: mode %q (want auto, tty, plain or json): %w", mode, ErrInvalidMode)
 }
 
 func terminalWidth(f *os.File) int {

@@ -55,7 +55,10 @@ func (pf *pullFlags) check() error {
 		return fmt.Errorf("--max-concurrent-downloads %d: must be at least 1: %w", pf.parallel, errdefs.ErrInvalidArgument)
 	}
 	if pf.parts < 0 || pf.parts > 64 {
-		return fmt.Errorf("--parts %d: must be from 1 to 64: %w", pf.parts, errdefs.ErrInvalidArgument)
+		return fmt.Errorf("--parts %d: must be from 1 to 64 (0: decided by the link's speed): %w", pf.parts, errdefs.ErrInvalidArgument)
+	}
+	if err := progress.CheckMode(pf.progressMode); err != nil {
+		return fmt.Errorf("--progress: %w: %w", err, errdefs.ErrInvalidArgument)
 	}
 	_, err := pf.wantPlatform()
 	return err

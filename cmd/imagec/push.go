@@ -37,6 +37,9 @@ func (sf *sendFlags) register(cmd *cobra.Command) {
 		if sf.parallel < 1 {
 			return fmt.Errorf("--max-concurrent-uploads %d: must be at least 1: %w", sf.parallel, errdefs.ErrInvalidArgument)
 		}
+		if err := progress.CheckMode(sf.progressMode); err != nil {
+			return fmt.Errorf("--progress: %w: %w", err, errdefs.ErrInvalidArgument)
+		}
 		_, err := sf.options(progress.Discard())
 		return err
 	}

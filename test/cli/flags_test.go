@@ -22,6 +22,10 @@ func TestPullFlagsRefuseBadValues(t *testing.T) {
 		{[]string{"unpack", "--max-concurrent-downloads", "0", "127.0.0.1:1/x", t.TempDir() + "/out"}, "must be at least 1"},
 		{[]string{"pull", "--platform", "../..", "127.0.0.1:1/x"}, `platform "../.."`},
 		{[]string{"pull", "--platform", "linux/amd64/..", "127.0.0.1:1/x"}, `invalid component ".."`},
+		{[]string{"pull", "--progress", "bogus", "127.0.0.1:1/x"}, `--progress: progress: mode "bogus"`},
+		{[]string{"unpack", "--progress", "bogus", "127.0.0.1:1/x", t.TempDir() + "/out"}, `--progress: progress: mode "bogus"`},
+		{[]string{"push", "--progress", "bogus", "127.0.0.1:1/x"}, `--progress: progress: mode "bogus"`},
+		{[]string{"pull", "--parts", "65", "127.0.0.1:1/x"}, "--parts 65: must be from 1 to 64"},
 	} {
 		res := run(t, env, append([]string{"--root", root}, tc.args...)...)
 		if res.Code != 1 || !strings.Contains(res.Stderr, tc.want) || strings.Count(strings.TrimSpace(res.Stderr), "\n") != 0 {
