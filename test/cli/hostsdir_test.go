@@ -80,7 +80,11 @@ func TestHostsDirPullThroughCache(t *testing.T) {
 	if got := blobGets(cache); len(got) != len(img.Layers)+1 {
 		t.Fatalf("the cache served %v, want every blob", got)
 	}
-	for d, n := range blobGets(upstream) {
+	up := blobGets(upstream)
+	if len(up) != len(img.Layers)+1 {
+		t.Fatalf("upstream sent %v, want every blob once", up)
+	}
+	for d, n := range up {
 		if n != 1 {
 			t.Errorf("the registry sent blob %s %d times to 3 nodes behind the cache", d, n)
 		}

@@ -37,7 +37,7 @@ func TestTrickledConfigHitsDeadline(t *testing.T) {
 	if n := gets.Load(); n != 2 {
 		t.Errorf("%d GETs of the config, want the budget's 2", n)
 	}
-	if imgs, _ := e.store.Images(context.Background()); len(imgs) != 0 {
+	if imgs, err := e.store.Images(context.Background()); err != nil || len(imgs) != 0 {
 		t.Fatalf("a failed pull recorded %v", imgs)
 	}
 }

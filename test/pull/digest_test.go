@@ -72,7 +72,7 @@ func TestPullBySHA512DigestMismatch(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrDigestMismatch) || !strings.Contains(err.Error(), "sha512:") {
 		t.Fatalf("got %v, want a digest mismatch naming the sha512 digest", err)
 	}
-	if imgs, _ := e.store.Images(context.Background()); len(imgs) != 0 {
+	if imgs, err := e.store.Images(context.Background()); err != nil || len(imgs) != 0 {
 		t.Fatalf("recorded %v", imgs)
 	}
 }

@@ -190,7 +190,7 @@ func TestFaults(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("got %v, want one line wrapping %v", err, tc.wantErr)
 			}
-			if imgs, _ := e.store.Images(context.Background()); len(imgs) != 0 {
+			if imgs, err := e.store.Images(context.Background()); err != nil || len(imgs) != 0 {
 				t.Fatalf("a failed pull recorded %v", imgs)
 			}
 		})
@@ -210,7 +210,7 @@ func TestFaultSwappedManifestByDigest(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrDigestMismatch) {
 		t.Fatalf("got %v, want digest mismatch", err)
 	}
-	if imgs, _ := e.store.Images(context.Background()); len(imgs) != 0 {
+	if imgs, err := e.store.Images(context.Background()); err != nil || len(imgs) != 0 {
 		t.Fatalf("recorded %v", imgs)
 	}
 }

@@ -461,7 +461,7 @@ func TestLayerHookInOrder(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("hook error: %v", err)
 	}
-	if imgs, _ := other.Images(context.Background()); len(imgs) != 0 {
+	if imgs, err := other.Images(context.Background()); err != nil || len(imgs) != 0 {
 		t.Fatal("a pull whose hook failed recorded the image")
 	}
 }

@@ -194,7 +194,7 @@ func TestReferrersTravel(t *testing.T) {
 			if _, err := gc.Collect(ctx, st); err != nil {
 				t.Fatal(err)
 			}
-			if entries, _ := st.Images(ctx); len(entries) != 0 || st.Has(ctx, s.sbomSig.Desc) {
+			if entries, err := st.Images(ctx); err != nil || len(entries) != 0 || st.Has(ctx, s.sbomSig.Desc) {
 				t.Fatalf("after the image went: %d entries, SBOM signature kept %v", len(entries), st.Has(ctx, s.sbomSig.Desc))
 			}
 		})

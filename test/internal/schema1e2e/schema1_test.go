@@ -169,7 +169,7 @@ func TestSchema1ByWrongDigestIsRefused(t *testing.T) {
 	if rewritten.Load() == 0 {
 		t.Fatal("the by-digest request never reached the proxy's rewrite")
 	}
-	if imgs, _ := st.Images(ctx); len(imgs) != 0 {
+	if imgs, err := st.Images(ctx); err != nil || len(imgs) != 0 {
 		t.Fatalf("store records %v", imgs)
 	}
 }
