@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/imagec/imagec/content/local"
 	"github.com/imagec/imagec/errdefs"
 	"github.com/imagec/imagec/internal/fixtures"
 	"github.com/imagec/imagec/reference"
@@ -103,5 +106,50 @@ func TestArrivingBlobsStreamOrAreCut(t *testing.T) {
 	resp, body, err = get()
 	if err != nil || resp.StatusCode != http.StatusNotFound || errorCode(t, body) != "BLOB_UNKNOWN" {
 		t.Fatalf("failing at once: %v %v %s", resp, err, body)
+	}
+}
+
+// countingSource counts the documents read through it.
+type countingSource struct {
+	*local.Store
+	reads atomic.Int64
+}
+
+func (c *countingSource) ReadBlob(ctx context.Context, d digest.Digest, max int64) ([]byte, error) {
+	c.reads.Add(1)
+	return c.Store.ReadBlob(ctx, d, max)
+}
+
+// A listed blob still arriving is found in the repository's reach set:
+// requests for it read no document again (the names did not change).
+func TestArrivingBlobCostsNoWalk(t *testing.T) {
+	t.Parallel()
+	st := newStore(t)
+	img := storeImage(t, st, 12, fixtures.OCI, "example.com/app:1")
+	layer := img.Layers[0]
+	if err := st.Delete(context.Background(), layer.Digest); err != nil {
+		t.Fatal(err)
+	}
+	src := &countingSource{Store: st}
+	srv := httptest.NewServer(New(src, WithUpstream(&fakeUpstream{data: layer.Data})))
+	defer srv.Close()
+	get := func() {
+		resp, err := http.Get(srv.URL + "/v2/app/blobs/" + layer.Digest.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != string(layer.Data) {
+			t.Fatalf("GET: %s, %d bytes", resp.Status, len(body))
+		}
+	}
+	get()
+	before := src.reads.Load()
+	for range 5 {
+		get()
+	}
+	if n := src.reads.Load() - before; n != 0 {
+		t.Errorf("5 more GETs of an arriving blob read %d documents; want 0", n)
 	}
 }

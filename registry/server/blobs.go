@@ -18,17 +18,19 @@ import (
 // does them), else, for a pull-through, as it arrives from the upstream.
 func (h *Handler) serveBlob(w http.ResponseWriter, r *http.Request, rp *repo, d digest.Digest) {
 	ctx := r.Context()
-	present := func(n reached) bool { return h.src.Has(ctx, n.desc) }
-	n, ok, err := h.reach.lookup(ctx, h.src, rp, d, present)
+	// Reached is asked of the names (a miss walks them again: a manifest
+	// may have been stored since); present of the store, every time, so a
+	// listed blob still arriving costs no walk per request.
+	n, ok, err := h.reach.lookup(ctx, h.src, rp, d, func(reached) bool { return true })
 	if err != nil {
 		writeError(w, r, err, "BLOB_UNKNOWN")
 		return
 	}
-	if !ok {
-		if h.up == nil || n.desc.Digest != d {
-			// Not reached at all: a pull-through fetches only blobs a
-			// stored manifest lists, whose size it knows before the
-			// first byte.
+	if !ok || !h.src.Has(ctx, n.desc) {
+		if !ok || h.up == nil {
+			// Not reached at all, or not here: a pull-through fetches
+			// only blobs a stored manifest lists, whose size it knows
+			// before the first byte.
 			writeError(w, r, errNotFound("BLOB_UNKNOWN", "blob not in this store"), "BLOB_UNKNOWN")
 			return
 		}
