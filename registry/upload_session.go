@@ -40,7 +40,8 @@ type attempt struct {
 	done       bool   // the blob is committed
 	err        error  // nil on success
 	again      bool   // err is transient: find where the session stands, go on
-	restart    bool   // the session is lost or disagrees: open a new one
+	restart    bool   // the session is lost: open a new one
+	disagrees  bool   // the registry refused the chunk's offset (416): ask it where it stands
 	final      bool   // the request was the closing PUT
 	retryAfter string // the registry's Retry-After with err
 }
@@ -162,7 +163,10 @@ func (u *upload) transfer(ctx context.Context) error {
 // resync finds where the session stands after the failure a: a closing PUT
 // may have been committed although its answer was lost (HEAD); otherwise
 // the session's offset (GET of its URL) is where the upload goes on, or a
-// new session from 0 when the registry lost this one or disagrees with it.
+// new session from 0 when the registry lost this one, or refused an offset
+// (416) and reports that same offset again. (A registry may still be
+// storing a chunk cut off midway when it is first asked, and refuse the
+// offset it gave then; asked again, it says where it stands.)
 func (u *upload) resync(ctx context.Context, a attempt) (committed bool, err error) {
 	if a.final {
 		if there, err := u.exists(ctx); err != nil || there {
@@ -180,7 +184,7 @@ func (u *upload) resync(ctx context.Context, a attempt) (committed bool, err err
 	}
 	defer discard(resp.Body)
 	next, valid := parseUploadRange(resp.Header.Get("Range"))
-	if resp.StatusCode == http.StatusNotFound || !valid || next > u.desc.Size {
+	if resp.StatusCode == http.StatusNotFound || !valid || next > u.desc.Size || (a.disagrees && next == u.offset) {
 		_, err := u.start(ctx, false)
 		return false, err
 	}
@@ -240,7 +244,7 @@ func (u *upload) sendNext(ctx context.Context) attempt {
 		lost := re.StatusCode == http.StatusNotFound && re.hasCode("BLOB_UPLOAD_UNKNOWN")
 		disagrees := re.StatusCode == http.StatusRequestedRangeNotSatisfiable
 		return attempt{
-			err: re, again: retryableStatus(re.StatusCode) || lost || disagrees, restart: lost || disagrees,
+			err: re, again: retryableStatus(re.StatusCode) || lost || disagrees, restart: lost, disagrees: disagrees,
 			final: final, retryAfter: resp.Header.Get("Retry-After"),
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,4 +162,34 @@ func TestPushBlobMonolithicReset(t *testing.T) {
 	if received != int64(len(f.data)) || reqs[0].Method != http.MethodPut {
 		t.Errorf("the registry received %d bytes for %d: %+v", received, len(f.data), reqs)
 	}
+}
+
+// A registry asked where a cut-off session stands before it has stored
+// what arrived of the chunk answers with the old offset, then refuses a
+// chunk from there (416): asked again, it says where it stands, and the
+// upload goes on from there instead of starting over. The registry
+// receives every byte once.
+func TestPushBlobAsksAgainAfterARefusedOffset(t *testing.T) {
+	t.Parallel()
+	f := newFaultyUpload(t)
+	f.proxy.Inject(method(http.MethodPatch, &faultproxy.Fault{Times: 1})) // the first chunk goes through
+	f.proxy.Inject(faultproxy.CutUpload(1, 100<<10))
+	f.proxy.Inject(&faultproxy.Fault{Times: 1, // the first look at the session is stale
+		Match: func(r *http.Request) bool {
+			return r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/uploads/")
+		},
+		Apply: func(w http.ResponseWriter, _ *http.Request, up *http.Response, _ *faultproxy.Proxy) {
+			up.Body.Close()
+			w.Header().Set("Range", fmt.Sprintf("0-%d", 384<<10-1))
+			w.WriteHeader(http.StatusNoContent)
+		},
+	})
+	if got, err := f.push(t); err != nil || got != registry.BlobUploaded {
+		t.Fatalf("PushBlob: %v, %v", got, err)
+	}
+	reqs, received := uploads(f.reg)
+	if received != int64(len(f.data)) {
+		t.Errorf("the registry received %d bytes for a blob of %d (started over?): %+v", received, len(f.data), reqs)
+	}
+	readBack(t, f.c, regRef(t, f.reg, "faulty/blob"), blobDesc(f.data), f.data)
 }
